@@ -1,0 +1,140 @@
+// Messages, shared context and spawn functions of the order and shipment actors.
+//
+// An actor is a thin shell around a pure decide() function: it applies a command to its
+// in-memory state, turns the decision into ONE write request (state + outbox events +
+// idempotency record) for the group-commit writer, and answers only from that write's
+// commit callback. Reads of entities do not go through actors at all: they read
+// committed state from storage (see reads.hpp), which can never show an unacknowledged
+// change.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+
+#include "waybill/actors/order_logic.hpp"
+#include "waybill/actors/registry.hpp"
+#include "waybill/actors/shipment_logic.hpp"
+#include "waybill/storage/group_commit.hpp"
+
+namespace waybill::actors {
+
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+inline constexpr passivate_atom passivate_atom_v{};
+
+/// An answer to a client: HTTP status and a JSON (or problem+json) body.
+struct Reply {
+  int status = 200;
+  std::string body;
+  bool problem = false;  // body is application/problem+json
+};
+/// Called exactly once per request, from any thread.
+using ReplyFn = std::function<void(Reply)>;
+
+/// Maps a Status onto an HTTP status and an RFC 9457 problem body naming the field.
+Reply problem_reply(const Status& status);
+
+/// The idempotency record an accepted command must write with its state.
+struct IdempotencyClaim {
+  std::string record_key;  // key in Column::idempotency
+  uint64_t request_hash = 0;
+};
+
+struct OrderRequest {
+  OrderCommand command;
+  ReplyFn reply;
+  std::optional<IdempotencyClaim> idempotency;
+  int success_status = 200;  // 201 for creation
+};
+
+struct ShipmentRequest {
+  RegisterShipment command;
+  ReplyFn reply;
+  std::optional<IdempotencyClaim> idempotency;
+  int success_status = 201;
+};
+
+/// Per-line outcome of a tracking batch.
+struct LineResult {
+  std::string outcome;  // "applied", "late", "duplicate", "rejected"
+  Status status;        // why, when rejected
+  std::string shipment_id;
+  size_t line_number = 0;  // 1-based line of the request body
+};
+
+/// Collects the answers of one tracking request (possibly split over many shipment
+/// actors) and replies once the last line is settled.
+class TrackingBatch {
+ public:
+  /// `line_numbers[i]` is the body line that item i came from (kept in the results).
+  TrackingBatch(const std::vector<size_t>& line_numbers, std::function<void(std::vector<LineResult>&)> finish)
+      : results_(line_numbers.size()), remaining_(line_numbers.size()), finish_(std::move(finish)) {
+    for (size_t i = 0; i < line_numbers.size(); ++i) results_[i].line_number = line_numbers[i];
+  }
+  /// Settles one line; each line exactly once. The last one runs `finish`.
+  void settle(size_t line, LineResult result);
+
+ private:
+  std::vector<LineResult> results_;
+  std::atomic<size_t> remaining_;
+  std::function<void(std::vector<LineResult>&)> finish_;
+};
+
+struct MilestoneItem {
+  AddMilestone command;
+  size_t line = 0;
+};
+/// All milestones of one request for one shipment: one actor message per shipment.
+struct MilestoneBatch {
+  std::vector<MilestoneItem> items;
+  std::shared_ptr<TrackingBatch> batch;
+};
+
+/// Counters the actors bump; exported by the metrics module at scrape time.
+struct ActorStats {
+  std::atomic<uint64_t> milestones_applied{0};
+  std::atomic<uint64_t> milestones_late{0};
+  std::atomic<uint64_t> milestones_duplicate{0};
+  std::atomic<uint64_t> milestones_rejected{0};
+  std::atomic<uint64_t> commands_rejected{0};
+  std::atomic<uint64_t> events_emitted{0};
+  std::atomic<uint64_t> write_failures{0};
+};
+
+struct EntityContext {
+  storage::Store* store = nullptr;
+  storage::GroupCommitWriter* writer = nullptr;
+  EntityRegistry* orders = nullptr;
+  EntityRegistry* shipments = nullptr;
+  ActorStats* stats = nullptr;
+};
+
+/// Spawners for EntityRegistry: the actor loads its state when it starts.
+caf::actor spawn_order_actor(caf::actor_system& sys, const EntityContext& ctx,
+                             const std::string& order_id, std::shared_ptr<EntityHandle> handle);
+caf::actor spawn_shipment_actor(caf::actor_system& sys, const EntityContext& ctx,
+                                const std::string& shipment_id, std::shared_ptr<EntityHandle> handle);
+
+/// Storage keys, shared by actors and readers.
+namespace keys {
+std::string milestone(const std::string& shipment_id, uint32_t index);
+std::string milestone_prefix(const std::string& shipment_id);
+std::string tracking(const std::string& carrier, const std::string& tracking_number);
+std::string order_shipment(const std::string& order_id, const std::string& shipment_id);
+std::string order_shipment_prefix(const std::string& order_id);
+std::string idempotency(std::string_view scope, std::string_view key);
+}  // namespace keys
+
+}  // namespace waybill::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<waybill::actors::OrderRequest>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<waybill::actors::ShipmentRequest>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<waybill::actors::MilestoneBatch>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<std::function<void()>>)

@@ -1,0 +1,51 @@
+// Order lifecycle as a pure transition function: state x command -> new state + events,
+// or a rejection with a reason. No I/O, no clock reads (time is an input).
+//
+//   received -> validated -> released -> (allocated, packed) -> shipping -> shipped
+//            -> delivered | exception | cancelled
+//
+// `shipped` is reached only from carrier evidence (a pickup or later physical scan on a
+// shipment of the order), never from a request.
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "waybill/actors/model.hpp"
+#include "waybill/status.hpp"
+
+namespace waybill::actors {
+
+struct EventSpec {
+  std::string type;    // "order.released", "shipment.in_transit", ...
+  std::string reason;  // why it happened, for the audit trail
+  std::optional<fb::MilestoneT> milestone;
+};
+
+struct CreateOrder { fb::OrderT order; };  // fully validated; request_hash set
+struct ReleaseOrder {};
+struct AllocateOrder {};
+struct PackOrder { std::vector<fb::PackageT> packages; };  // empty: keep the order's packages
+struct CancelOrder { std::string reason; };
+/// A shipment of this order was registered or changed status.
+struct ShipmentObserved { fb::ShipmentRefT ref; };
+
+using OrderCommand =
+    std::variant<CreateOrder, ReleaseOrder, AllocateOrder, PackOrder, CancelOrder, ShipmentObserved>;
+
+const char* command_name(const OrderCommand& cmd);
+
+struct Decision {
+  Status status;                 // not ok: rejected, state untouched
+  std::vector<EventSpec> events; // empty with ok status: accepted as a no-op
+};
+
+/// Whether the lifecycle allows `from -> to` at all.
+bool order_transition_allowed(OrderStatus from, OrderStatus to);
+
+/// Applies `cmd` to `state` (nullopt: the order does not exist yet). On acceptance
+/// `state` holds the new state with version advanced by the number of events.
+Decision decide(std::optional<fb::OrderT>& state, const OrderCommand& cmd, int64_t now_us);
+
+}  // namespace waybill::actors

@@ -1,0 +1,109 @@
+#include "waybill/actors/shipment_logic.hpp"
+
+#include <tuple>
+
+namespace waybill::actors {
+
+using T = TrackingStatus;
+
+const char* name(MilestoneOutcome o) {
+  switch (o) {
+    case MilestoneOutcome::applied: return "applied";
+    case MilestoneOutcome::late: return "late";
+    case MilestoneOutcome::duplicate: return "duplicate";
+  }
+  return "?";
+}
+
+int phase(T s) {
+  switch (s) {
+    case T::pending: return 0;
+    case T::label_created: return 1;
+    case T::cancelled: return 2;
+    case T::picked_up: return 3;
+    case T::in_transit:
+    case T::out_for_delivery:
+    case T::attempt_failed:
+    case T::available_for_pickup:
+    case T::exception:
+    case T::stale: return 4;
+    case T::delivered: return 5;
+    case T::return_to_sender: return 6;
+  }
+  return 0;
+}
+
+bool carrier_confirmed(T s) { return phase(s) >= phase(T::picked_up) && s != T::stale; }
+
+ShipmentDecision decide(std::optional<ShipmentState>& state, const RegisterShipment& c, int64_t now) {
+  if (state) {
+    if (state->header.request_hash == c.shipment.request_hash) return {};
+    return {Status{Code::conflict, "shipment '" + c.shipment.shipment_id +
+                                       "' already exists with a different body", "shipment_id"}, {}};
+  }
+  ShipmentState s;
+  s.header = c.shipment;
+  s.header.status = s.header.tracking_numbers.empty() ? T::pending : T::label_created;
+  s.header.created_us = s.header.updated_us = now;
+  s.header.version = 1;
+  s.header.milestone_count = 0;
+  // Registration sets the status without a carrier milestone: it loses to any milestone.
+  s.header.current_event_time_us = INT64_MIN;
+  s.header.current_sequence = INT64_MIN;
+  ShipmentDecision d;
+  d.status_changed = true;
+  d.events.push_back({std::string("shipment.") + (s.header.status == T::pending ? "registered" : "label_created"),
+                      "registered by " + (s.header.carrier.empty() ? std::string("api") : s.header.carrier),
+                      std::nullopt});
+  state = std::move(s);
+  return d;
+}
+
+ShipmentDecision decide(std::optional<ShipmentState>& state, AddMilestone& c, int64_t now) {
+  if (!state) return {Status{Code::not_found, "shipment not found"}, {}};
+  auto& s = *state;
+  auto& m = c.milestone;
+  MilestoneKey key{m.event_time_us, m.sequence, m.event_id.empty() ? 0 : fnv1a64(m.event_id),
+                   fnv1a64(m.raw_code), m.status};
+  for (auto& h : s.history) {
+    bool same_id = key.event_id_hash != 0 && h.event_id_hash == key.event_id_hash;
+    bool same_scan = h.status == key.status && h.event_time_us == key.event_time_us &&
+                     h.raw_code_hash == key.raw_code_hash;
+    if (same_id || same_scan) {
+      ShipmentDecision d;
+      d.outcome = MilestoneOutcome::duplicate;
+      return d;
+    }
+  }
+  if (s.history.size() >= kMaxMilestonesPerShipment)
+    return {Status{Code::conflict, "shipment history is full (" +
+                                       std::to_string(kMaxMilestonesPerShipment) + " milestones)"}, {}};
+
+  auto& h = s.header;
+  auto current = std::make_tuple(phase(h.status), h.current_event_time_us, h.current_sequence);
+  auto incoming = std::make_tuple(phase(m.status), m.event_time_us, m.sequence);
+  ShipmentDecision d;
+  m.applied = incoming > current;
+  d.outcome = m.applied ? MilestoneOutcome::applied : MilestoneOutcome::late;
+  std::string reason;
+  if (m.applied) {
+    d.status_changed = h.status != m.status;
+    reason = std::string("carrier code '") + m.raw_code + "' at " + format_rfc3339(m.event_time_us);
+    h.status = m.status;
+    h.current_event_time_us = m.event_time_us;
+    h.current_sequence = m.sequence;
+  } else {
+    reason = std::string("late: ") + name(m.status) + " at " + format_rfc3339(m.event_time_us) +
+             " is older than current " + name(h.status) + "; kept in history only";
+  }
+  s.history.push_back(key);
+  h.milestone_count = static_cast<uint32_t>(s.history.size());
+  h.updated_us = now;
+  ++h.version;
+  std::string type = d.status_changed ? std::string("shipment.") + name(h.status)
+                                      : std::string("shipment.tracking_updated");
+  d.events.push_back({std::move(type), std::move(reason), m});
+  return d;
+}
+
+}  // namespace waybill::actors

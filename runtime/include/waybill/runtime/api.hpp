@@ -1,0 +1,44 @@
+// The HTTP API: routing, validation, idempotency and fan-out to entity actors.
+#pragma once
+
+#include <memory>
+
+#include "waybill/runtime/engine.hpp"
+#include "waybill/runtime/http_server.hpp"
+#include "waybill/runtime/intake.hpp"
+#include "waybill/runtime/key_locks.hpp"
+#include "waybill/runtime/metrics.hpp"
+
+namespace waybill::runtime {
+
+struct ApiOptions {
+  IntakeLimits limits;
+  /// Most milestones in one NDJSON tracking request; more gets 413. Default: 10000.
+  size_t max_ndjson_lines = 10000;
+  /// Retry-After seconds suggested with 503 answers. Default: 1.
+  int retry_after_s = 1;
+};
+
+class Api {
+ public:
+  struct Call;
+  using CallPtr = std::shared_ptr<Call>;
+  Api(Engine& engine, Metrics& metrics, ApiOptions options);
+  void handle(HttpRequest&& request, Responder respond);
+
+ private:
+  void create_order(const CallPtr& call);
+  void order_action(const CallPtr& call, const std::string& order_id, const std::string& action);
+  void register_shipment(const CallPtr& call);
+  void track(const CallPtr& call);
+  void track_ndjson(const CallPtr& call);
+  void finish_tracking(const CallPtr& call, actors::Reply reply);
+  bool begin_idempotent(const CallPtr& call);
+
+  Engine& engine_;
+  Metrics& metrics_;
+  ApiOptions options_;
+  KeyLocks locks_;
+};
+
+}  // namespace waybill::runtime

@@ -1,0 +1,58 @@
+// The engine without its HTTP front: storage, the group-commit writer, the CAF actor
+// system and the two entity registries. waybilld wraps it in HTTP; the bench's
+// in-process driver and the tests use it directly.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/actor_system.hpp>
+
+#include "waybill/actors/entity.hpp"
+#include "waybill/storage/group_commit.hpp"
+
+namespace waybill::runtime {
+
+class Metrics;
+
+struct EngineOptions {
+  storage::StoreOptions store;
+  storage::WriterOptions writer;
+  /// Resident order actors. Default: 100000.
+  actors::RegistryOptions orders{100000, 60000, 64};
+  /// Resident shipment actors. Default: 500000.
+  actors::RegistryOptions shipments{500000, 60000, 64};
+  /// CAF worker threads; 0 means one per core. Default: 0.
+  int scheduler_threads = 0;
+  /// CAF scheduler policy: "stealing" or "sharing". Default: "sharing" (measured to
+  /// keep its rate with many mostly idle actors; see the architecture notes).
+  std::string scheduler_policy = "sharing";
+  /// How often idle actors are looked for, in ms. Default: 1000.
+  int sweep_interval_ms = 1000;
+};
+
+class Engine {
+ public:
+  /// Opens storage and starts the writer, actor system and sweeper. `metrics` may be
+  /// null; when given it must outlive the engine.
+  static Result<std::unique_ptr<Engine>> start(const EngineOptions& options, Metrics* metrics);
+  ~Engine();
+
+  /// Stops the sweeper, lets queued writes commit, stops the writer and the actors.
+  void stop();
+
+  storage::Store& store();
+  storage::GroupCommitWriter& writer();
+  actors::EntityRegistry& orders();
+  actors::EntityRegistry& shipments();
+  actors::ActorStats& stats();
+  caf::actor_system& system();
+  bool ready() const;
+
+ private:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace waybill::runtime

@@ -1,0 +1,47 @@
+// Parsing and validation of request bodies into domain commands. Every failure names
+// the offending field (e.g. "packages[1].weight_kg") and the reason; nothing here has
+// side effects, so a rejected request persists nothing.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "waybill/actors/order_logic.hpp"
+#include "waybill/actors/shipment_logic.hpp"
+
+namespace waybill::runtime {
+
+struct IntakeLimits {
+  /// Deepest JSON nesting accepted. Default: 32.
+  size_t max_depth = 32;
+  /// Most order lines. Default: 1000.
+  size_t max_lines = 1000;
+  /// Most packages per order or shipment. Default: 100.
+  size_t max_packages = 100;
+  /// Most tracking numbers per shipment. Default: 100.
+  size_t max_tracking_numbers = 100;
+  /// Most entries in `references`. Default: 64.
+  size_t max_references = 64;
+  /// Longest string field in bytes. Default: 1024.
+  size_t max_string_bytes = 1024;
+};
+
+/// Ids (order, shipment, carrier, tracking number): 1..128 bytes of printable
+/// characters, no control characters.
+Status validate_id(std::string_view value, const char* field);
+
+Result<actors::CreateOrder> parse_create_order(std::string_view body, const IntakeLimits& limits);
+Result<actors::PackOrder> parse_pack_order(std::string_view body, const IntakeLimits& limits);
+Result<actors::CancelOrder> parse_cancel_order(std::string_view body, const IntakeLimits& limits);
+Result<actors::RegisterShipment> parse_register_shipment(std::string_view body, const IntakeLimits& limits);
+
+struct MilestoneInput {
+  std::string carrier;
+  std::string tracking_number;
+  actors::AddMilestone command;
+};
+/// One tracking milestone (a JSON object); `received_us` is stamped by the caller.
+Result<MilestoneInput> parse_milestone(std::string_view body, const IntakeLimits& limits);
+
+}  // namespace waybill::runtime

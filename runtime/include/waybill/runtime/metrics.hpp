@@ -1,0 +1,34 @@
+// Prometheus metrics (prometheus-cpp), rendered in the text format on the API port.
+// Labels have bounded cardinality: route templates and status codes, never ids.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "waybill/actors/entity.hpp"
+
+namespace waybill::runtime {
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+
+  /// Sources read at scrape time (counters kept as plain atomics on hot paths).
+  void attach(const actors::ActorStats* stats, const actors::EntityRegistry* orders,
+              const actors::EntityRegistry* shipments, const storage::GroupCommitWriter* writer);
+
+  /// One HTTP request: `route` is the route template ("/v1/orders/{id}").
+  void observe_http(const std::string& method, const std::string& route, int status, double seconds);
+  /// One committed group-commit batch.
+  void observe_commit(size_t requests, size_t bytes, double seconds);
+
+  /// Text exposition format 0.0.4.
+  std::string render() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace waybill::runtime

@@ -1,0 +1,367 @@
+#include "waybill/runtime/api.hpp"
+
+#include <chrono>
+#include <unordered_map>
+
+#include "waybill/actors/reads.hpp"
+#include "waybill/actors/render.hpp"
+
+namespace waybill::runtime {
+
+namespace {
+
+using actors::Reply;
+using storage::Column;
+
+std::string percent_decode(std::string_view s, bool* ok) {
+  std::string out;
+  out.reserve(s.size());
+  *ok = true;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      *ok = false;
+      return {};
+    }
+    out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+    i += 2;
+  }
+  return out;
+}
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t i = 0;
+  while (i < path.size() && parts.size() < 8) {
+    if (path[i] == '/') { ++i; continue; }
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    parts.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return parts;
+}
+
+}  // namespace
+
+struct Api::Call {
+  HttpRequest req;
+  std::string route;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  Responder respond;
+  Metrics* metrics = nullptr;
+  KeyLocks* locks = nullptr;
+  int retry_after_s = 1;
+  std::optional<actors::IdempotencyClaim> claim;
+  std::vector<std::string> held;  // KeyLocks keys to release when answered
+
+  void finish(HttpResponse res) {
+    for (auto& k : held) locks->release(k);
+    held.clear();
+    if (res.status == 503) res.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+    metrics->observe_http(req.method, route, res.status,
+                          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    respond(std::move(res));
+  }
+  void finish(const Reply& r) {
+    finish(HttpResponse{r.status, r.problem ? "application/problem+json" : "application/json", r.body, {}});
+  }
+  void fail(const Status& st) { finish(actors::problem_reply(st)); }
+};
+
+Api::Api(Engine& engine, Metrics& metrics, ApiOptions options)
+    : engine_(engine), metrics_(metrics), options_(options) {}
+
+void Api::handle(HttpRequest&& request, Responder respond) {
+  auto call = std::make_shared<Call>();
+  call->req = std::move(request);
+  call->respond = std::move(respond);
+  call->metrics = &metrics_;
+  call->locks = &locks_;
+  call->retry_after_s = options_.retry_after_s;
+  auto& req = call->req;
+  std::string_view target = req.target;
+  auto q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  auto parts = split_path(path);
+  const bool get = req.method == "GET", post = req.method == "POST";
+  auto method_not_allowed = [&] { call->finish(actors::problem_reply({Code::invalid_argument, "method not allowed"})); };
+
+  bool decoded_ok = true;
+  auto segment = [&](size_t i) { return percent_decode(parts[i], &decoded_ok); };
+
+  if (parts.size() == 1 && (parts[0] == "healthz" || parts[0] == "readyz" || parts[0] == "metrics")) {
+    call->route = "/" + std::string(parts[0]);
+    if (!get) return method_not_allowed();
+    if (parts[0] == "healthz") return call->finish(HttpResponse{200, "application/json", R"({"status":"ok"})", {}});
+    if (parts[0] == "readyz") {
+      if (engine_.ready()) return call->finish(HttpResponse{200, "application/json", R"({"status":"ready"})", {}});
+      return call->fail({Code::unavailable, "not ready: storage writer unavailable"});
+    }
+    return call->finish(HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render(), {}});
+  }
+  if (parts.size() >= 2 && parts[0] == "v1") {
+    if (parts[1] == "orders") {
+      if (parts.size() == 2) {
+        call->route = "/v1/orders";
+        return post ? create_order(call) : method_not_allowed();
+      }
+      std::string id = segment(2);
+      if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding", "order_id"});
+      if (parts.size() == 3) {
+        call->route = "/v1/orders/{order_id}";
+        if (!get) return method_not_allowed();
+        auto json = actors::read_order_json(engine_.store(), id);
+        return json ? call->finish(HttpResponse{200, "application/json", *json, {}}) : call->fail(json.status());
+      }
+      if (parts.size() == 4) {
+        std::string action(parts[3]);
+        call->route = "/v1/orders/{order_id}/" + action;
+        if (action != "release" && action != "allocate" && action != "pack" && action != "cancel") {
+          call->route = "/v1/orders/{order_id}/{unknown}";
+          return call->fail({Code::not_found, "no such route"});
+        }
+        return post ? order_action(call, id, action) : method_not_allowed();
+      }
+    } else if (parts[1] == "shipments") {
+      if (parts.size() == 2) {
+        call->route = "/v1/shipments";
+        return post ? register_shipment(call) : method_not_allowed();
+      }
+      if (parts.size() == 3) {
+        call->route = "/v1/shipments/{shipment_id}";
+        if (!get) return method_not_allowed();
+        std::string id = segment(2);
+        if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding", "shipment_id"});
+        auto json = actors::read_shipment_json(engine_.store(), id);
+        return json ? call->finish(HttpResponse{200, "application/json", *json, {}}) : call->fail(json.status());
+      }
+    } else if (parts[1] == "tracking" && parts.size() == 2) {
+      call->route = "/v1/tracking";
+      return post ? track(call) : method_not_allowed();
+    }
+  }
+  call->route = "{unknown}";
+  call->fail({Code::not_found, "no such route: " + std::string(path)});
+}
+
+namespace {
+actors::ReplyFn reply_to(const Api::CallPtr& call) {
+  return [call](Reply r) { call->finish(r); };
+}
+}  // namespace
+
+// With an Idempotency-Key: replays a stored answer, refuses a different request under
+// the same key (422) or one in flight (409), or holds the key for this request and
+// sets `call->claim` so the entity writes the record in the same batch as its state.
+// Returns false when the call has been answered already.
+bool Api::begin_idempotent(const CallPtr& call) {
+  auto& key = call->req.idempotency_key;
+  if (key.empty()) return true;
+  if (key.size() > 255) {
+    call->fail({Code::invalid_argument, "must be at most 255 characters", "Idempotency-Key"});
+    return false;
+  }
+  std::string record_key = actors::keys::idempotency("key", key);
+  uint64_t hash = fnv1a64(call->req.body, fnv1a64(call->req.method + ' ' + call->req.target));
+  if (!locks_.try_acquire(record_key)) {
+    call->fail({Code::in_flight, "a request with this Idempotency-Key is in progress", "Idempotency-Key"});
+    return false;
+  }
+  call->held.push_back(record_key);
+  auto stored = actors::load_idempotency(engine_.store(), record_key);
+  if (stored) {
+    if (stored->request_hash != hash)
+      call->fail({Code::idempotency_mismatch, "this Idempotency-Key was used for a different request",
+                  "Idempotency-Key"});
+    else
+      call->finish(stored->reply);
+    return false;
+  }
+  if (stored.status().code() != Code::not_found) {
+    call->fail(stored.status());
+    return false;
+  }
+  call->claim = actors::IdempotencyClaim{record_key, hash};
+  return true;
+}
+
+void Api::create_order(const CallPtr& call) {
+  auto cmd = parse_create_order(call->req.body, options_.limits);
+  if (!cmd) return call->fail(cmd.status());
+  if (!begin_idempotent(call)) return;
+  auto req = std::make_shared<actors::OrderRequest>();
+  std::string id = cmd->order.order_id;
+  req->command = std::move(*cmd);
+  req->idempotency = call->claim;
+  req->success_status = 201;
+  req->reply = reply_to(call);
+  auto st = engine_.orders().send(id, caf::make_message(std::move(req)));
+  if (!st.ok()) call->fail(st);
+}
+
+void Api::order_action(const CallPtr& call, const std::string& order_id, const std::string& action) {
+  if (auto st = validate_id(order_id, "order_id"); !st.ok()) return call->fail(st);
+  actors::OrderCommand command;
+  if (action == "release") {
+    command = actors::ReleaseOrder{};
+  } else if (action == "allocate") {
+    command = actors::AllocateOrder{};
+  } else if (action == "pack") {
+    auto p = parse_pack_order(call->req.body, options_.limits);
+    if (!p) return call->fail(p.status());
+    command = std::move(*p);
+  } else {
+    auto c = parse_cancel_order(call->req.body, options_.limits);
+    if (!c) return call->fail(c.status());
+    command = std::move(*c);
+  }
+  // Unknown orders answer 404 without activating an actor for them.
+  std::string ignored;
+  auto exists = engine_.store().get(Column::orders, order_id, &ignored);
+  if (!exists.ok()) {
+    if (exists.code() == Code::not_found) return call->fail({Code::not_found, "order '" + order_id + "' not found"});
+    return call->fail(exists);
+  }
+  if (!begin_idempotent(call)) return;
+  auto req = std::make_shared<actors::OrderRequest>();
+  req->command = std::move(command);
+  req->idempotency = call->claim;
+  req->reply = reply_to(call);
+  auto st = engine_.orders().send(order_id, caf::make_message(std::move(req)));
+  if (!st.ok()) call->fail(st);
+}
+
+void Api::register_shipment(const CallPtr& call) {
+  auto cmd = parse_register_shipment(call->req.body, options_.limits);
+  if (!cmd) return call->fail(cmd.status());
+  auto& s = cmd->shipment;
+  std::string ignored;
+  auto order = engine_.store().get(Column::orders, s.order_id, &ignored);
+  if (order.code() == Code::not_found)
+    return call->fail({Code::invalid_argument, "no order with this id", "order_id"});
+  if (!order.ok()) return call->fail(order);
+  if (!begin_idempotent(call)) return;
+  // A tracking number belongs to one shipment. Hold each while checking the index, so
+  // two registrations racing for the same number cannot both pass.
+  for (size_t i = 0; i < s.tracking_numbers.size(); ++i) {
+    std::string key = actors::keys::tracking(s.carrier, s.tracking_numbers[i]);
+    std::string field = "tracking_numbers[" + std::to_string(i) + "]";
+    if (!locks_.try_acquire("tn\0" + key))
+      return call->fail({Code::in_flight, "tracking number is being registered by another request", field});
+    call->held.push_back("tn\0" + key);
+    auto owner = actors::lookup_tracking(engine_.store(), s.carrier, s.tracking_numbers[i]);
+    if (owner && *owner != s.shipment_id)
+      return call->fail({Code::conflict, "tracking number already belongs to shipment '" + *owner + "'", field});
+    if (!owner && owner.status().code() != Code::not_found) return call->fail(owner.status());
+  }
+  auto req = std::make_shared<actors::ShipmentRequest>();
+  std::string id = s.shipment_id;
+  req->command = std::move(*cmd);
+  req->idempotency = call->claim;
+  req->reply = reply_to(call);
+  auto st = engine_.shipments().send(id, caf::make_message(std::move(req)));
+  if (!st.ok()) call->fail(st);
+}
+
+// Answers a tracking request; with an Idempotency-Key the answer is stored first.
+// The milestones themselves are already durable and deduplicated, so a crash between
+// the two at worst makes a retry report "duplicate" for them, never a second copy.
+void Api::finish_tracking(const CallPtr& call, Reply reply) {
+  if (!call->claim) return call->finish(reply);
+  auto req = std::make_unique<storage::WriteRequest>();
+  req->ops.push_back({Column::idempotency, call->claim->record_key,
+                      actors::encode_idempotency(call->claim->request_hash, reply, now_us())});
+  req->on_commit = [call, reply](const Status& s, uint64_t) {
+    if (s.ok()) call->finish(reply);
+    else call->fail(s);
+  };
+  auto st = engine_.writer().submit(std::move(req));
+  if (!st.ok()) call->fail(st);
+}
+
+void Api::track(const CallPtr& call) {
+  if (call->req.content_type == "application/x-ndjson") return track_ndjson(call);
+  auto in = parse_milestone(call->req.body, options_.limits);
+  if (!in) return call->fail(in.status());
+  auto shipment_id = actors::lookup_tracking(engine_.store(), in->carrier, in->tracking_number);
+  if (!shipment_id) return call->fail(shipment_id.status());
+  if (!begin_idempotent(call)) return;
+  in->command.milestone.received_us = now_us();
+  auto msg = std::make_shared<actors::MilestoneBatch>();
+  msg->items.push_back({std::move(in->command), 0});
+  msg->batch = std::make_shared<actors::TrackingBatch>(
+      std::vector<size_t>{1}, [this, call](std::vector<actors::LineResult>& r) {
+        if (r[0].outcome == "rejected") return call->fail(r[0].status);
+        finish_tracking(call, Reply{200, actors::render_line_result(r[0]), false});
+      });
+  auto st = engine_.shipments().send(*shipment_id, caf::make_message(std::move(msg)));
+  if (!st.ok()) call->fail(st);
+}
+
+// NDJSON: one milestone per line. Lines are validated and routed independently; all
+// lines of one shipment travel in one actor message and commit in one write.
+void Api::track_ndjson(const CallPtr& call) {
+  std::string_view body = call->req.body;
+  std::vector<std::string_view> lines;
+  std::vector<size_t> numbers;
+  size_t number = 0;
+  for (size_t pos = 0; pos < body.size();) {
+    size_t end = body.find('\n', pos);
+    if (end == std::string_view::npos) end = body.size();
+    std::string_view line = body.substr(pos, end - pos);
+    pos = end + 1;
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    if (lines.size() == options_.max_ndjson_lines)
+      return call->fail({Code::payload_too_large,
+                         "more than " + std::to_string(options_.max_ndjson_lines) + " lines", "body"});
+    lines.push_back(line);
+    numbers.push_back(number);
+  }
+  if (lines.empty()) return call->fail({Code::invalid_argument, "no milestones in the body", "body"});
+  if (!begin_idempotent(call)) return;
+
+  auto batch = std::make_shared<actors::TrackingBatch>(numbers, [this, call](std::vector<actors::LineResult>& r) {
+    finish_tracking(call, Reply{200, actors::render_tracking_results(r), false});
+  });
+  // Routed lines, grouped per shipment, are sent after every line was looked at, so
+  // the answer cannot complete while lines are still being read.
+  std::unordered_map<std::string, std::shared_ptr<actors::MilestoneBatch>> per_shipment;
+  std::vector<std::pair<size_t, actors::LineResult>> settled;
+  const int64_t received = now_us();
+  for (size_t i = 0; i < lines.size(); ++i) {
+    auto in = parse_milestone(lines[i], options_.limits);
+    if (!in) {
+      settled.push_back({i, {"rejected", in.status(), {}}});
+      continue;
+    }
+    auto shipment_id = actors::lookup_tracking(engine_.store(), in->carrier, in->tracking_number);
+    if (!shipment_id) {
+      settled.push_back({i, {"rejected", shipment_id.status(), {}}});
+      continue;
+    }
+    in->command.milestone.received_us = received;
+    auto& msg = per_shipment[*shipment_id];
+    if (!msg) {
+      msg = std::make_shared<actors::MilestoneBatch>();
+      msg->batch = batch;
+    }
+    msg->items.push_back({std::move(in->command), i});
+  }
+  for (auto& [i, r] : settled) batch->settle(i, std::move(r));
+  for (auto& [shipment_id, msg] : per_shipment) {
+    std::vector<size_t> items;
+    for (auto& it : msg->items) items.push_back(it.line);
+    auto st = engine_.shipments().send(shipment_id, caf::make_message(msg));
+    if (!st.ok())
+      for (auto i : items) batch->settle(i, {"rejected", st, shipment_id});
+  }
+}
+
+}  // namespace waybill::runtime

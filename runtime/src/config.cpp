@@ -1,0 +1,146 @@
+#include "waybill/runtime/config.hpp"
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace waybill::runtime {
+
+namespace {
+
+// Binds a YAML scalar at a dotted key path onto a field, with type checking.
+using Setter = std::function<Status(const YAML::Node&, const std::string& key)>;
+
+template <class T>
+Setter bind(T* field) {
+  return [field](const YAML::Node& node, const std::string& key) -> Status {
+    if (!node.IsScalar()) return {Code::invalid_argument, "must be a scalar value", key};
+    try {
+      *field = node.as<T>();
+    } catch (const YAML::Exception&) {
+      return {Code::invalid_argument, "has a value of the wrong type: '" + node.Scalar() + "'", key};
+    }
+    return {};
+  };
+}
+
+template <class T>
+Setter bind_min(T* field, T min) {
+  auto inner = bind(field);
+  return [inner, field, min](const YAML::Node& node, const std::string& key) -> Status {
+    auto st = inner(node, key);
+    if (st.ok() && *field < min) return {Code::invalid_argument, "must be at least " + std::to_string(min), key};
+    return st;
+  };
+}
+
+std::map<std::string, Setter> setters(Config& c, std::string* listen) {
+  auto& e = c.engine;
+  return {
+      {"listen", bind(listen)},
+      {"data_dir", bind(&e.store.data_dir)},
+      {"log.level", bind(&c.log_level)},
+      {"http.threads", bind_min(&c.http.threads, 1)},
+      {"http.max_body_bytes", bind_min<uint64_t>(&c.http.max_body_bytes, 1024)},
+      {"http.max_header_bytes", bind_min<uint32_t>(&c.http.max_header_bytes, 1024)},
+      {"http.read_timeout_ms", bind_min(&c.http.read_timeout_ms, 100)},
+      {"http.idle_timeout_ms", bind_min(&c.http.idle_timeout_ms, 100)},
+      {"http.max_connections", bind_min<size_t>(&c.http.max_connections, 1)},
+      {"http.max_ndjson_lines", bind_min<size_t>(&c.api.max_ndjson_lines, 1)},
+      {"http.retry_after_s", bind_min(&c.api.retry_after_s, 0)},
+      {"storage.sync", bind(&e.writer.sync)},
+      {"storage.queue_capacity", bind_min<size_t>(&e.writer.queue_capacity, 1)},
+      {"storage.max_batch_requests", bind_min<size_t>(&e.writer.max_batch_requests, 1)},
+      {"storage.block_cache_mb", bind_min<size_t>(&e.store.block_cache_mb, 1)},
+      {"storage.write_buffer_mb", bind_min<size_t>(&e.store.write_buffer_mb, 1)},
+      {"storage.background_jobs", bind_min(&e.store.background_jobs, 1)},
+      {"actors.max_resident_orders", bind_min<size_t>(&e.orders.max_resident, 1)},
+      {"actors.max_resident_shipments", bind_min<size_t>(&e.shipments.max_resident, 1)},
+      {"actors.idle_timeout_ms", bind_min<int64_t>(&e.shipments.idle_timeout_ms, 1)},
+      {"actors.scheduler_threads", bind_min(&e.scheduler_threads, 0)},
+      {"actors.scheduler_policy", bind(&e.scheduler_policy)},
+      {"actors.sweep_interval_ms", bind_min(&e.sweep_interval_ms, 10)},
+      {"limits.max_depth", bind_min<size_t>(&c.api.limits.max_depth, 2)},
+      {"limits.max_lines", bind_min<size_t>(&c.api.limits.max_lines, 1)},
+      {"limits.max_packages", bind_min<size_t>(&c.api.limits.max_packages, 1)},
+      {"limits.max_string_bytes", bind_min<size_t>(&c.api.limits.max_string_bytes, 16)},
+  };
+}
+
+Status walk(const YAML::Node& node, const std::string& prefix, std::map<std::string, Setter>& known) {
+  if (!node.IsMap()) return {Code::invalid_argument, "must be a mapping", prefix.empty() ? "config" : prefix};
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    std::string key = prefix.empty() ? it->first.as<std::string>() : prefix + "." + it->first.as<std::string>();
+    auto setter = known.find(key);
+    if (setter != known.end()) {
+      if (auto st = setter->second(it->second, key); !st.ok()) return st;
+      continue;
+    }
+    bool is_section = false;
+    for (auto& [k, _] : known) is_section = is_section || k.rfind(key + ".", 0) == 0;
+    if (!is_section) return {Code::invalid_argument, "unknown configuration key", key};
+    if (auto st = walk(it->second, key, known); !st.ok()) return st;
+  }
+  return {};
+}
+
+}  // namespace
+
+Status apply_listen(const std::string& hp, HttpServerOptions* http) {
+  auto colon = hp.rfind(':');
+  if (colon == std::string::npos || colon == 0) return {Code::invalid_argument, "must be HOST:PORT", "listen"};
+  int port = 0;
+  try {
+    size_t used = 0;
+    port = std::stoi(hp.substr(colon + 1), &used);
+    if (used != hp.size() - colon - 1) throw std::invalid_argument("trailing");
+  } catch (const std::exception&) {
+    return {Code::invalid_argument, "port must be a number", "listen"};
+  }
+  if (port < 0 || port > 65535) return {Code::invalid_argument, "port must be 0..65535", "listen"};
+  http->host = hp.substr(0, colon);
+  http->port = static_cast<uint16_t>(port);
+  return {};
+}
+
+Result<Config> parse_config(const std::string& text) {
+  Config c;
+  std::string listen = "127.0.0.1:8080";
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return Status{Code::invalid_argument, std::string("invalid YAML: ") + e.what(), "config"};
+  }
+  if (!root.IsNull()) {
+    auto known = setters(c, &listen);
+    try {
+      if (auto st = walk(root, "", known); !st.ok()) return st;
+    } catch (const YAML::Exception& e) {
+      return Status{Code::invalid_argument, std::string("invalid YAML: ") + e.what(), "config"};
+    }
+  }
+  if (auto st = apply_listen(listen, &c.http); !st.ok()) return st;
+  c.engine.orders.idle_timeout_ms = c.engine.shipments.idle_timeout_ms;
+  if (c.engine.writer.queue_capacity > 65535)
+    return Status{Code::invalid_argument, "must be at most 65535", "storage.queue_capacity"};
+  if (c.engine.scheduler_policy != "stealing" && c.engine.scheduler_policy != "sharing")
+    return Status{Code::invalid_argument, "must be 'stealing' or 'sharing'", "actors.scheduler_policy"};
+  static const char* const levels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  if (std::find(std::begin(levels), std::end(levels), c.log_level) == std::end(levels))
+    return Status{Code::invalid_argument, "must be one of trace, debug, info, warn, error, off", "log.level"};
+  return c;
+}
+
+Result<Config> load_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status{Code::invalid_argument, "cannot read config file '" + path + "'", "config"};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str());
+}
+
+}  // namespace waybill::runtime

@@ -1,0 +1,213 @@
+#include "waybill/runtime/http_server.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "waybill/actors/render.hpp"
+
+namespace waybill::runtime {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+HttpResponse problem_response(int http_status, const Status& status) {
+  return {http_status, "application/problem+json", actors::render_problem(http_status, status), {}};
+}
+
+struct HttpServer::Impl {
+  HttpServerOptions options;
+  HttpHandler handler;
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+  std::atomic<size_t> connections{0};
+  std::atomic<size_t> in_progress{0};
+  std::atomic<bool> stopping{false};
+  uint16_t bound_port = 0;
+
+  void accept();
+};
+
+namespace {
+
+std::string_view sv(beast::string_view v) { return {v.data(), v.size()}; }
+
+std::string lower_media_type(std::string_view v) {
+  auto semi = v.find(';');
+  if (semi != std::string_view::npos) v = v.substr(0, semi);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  std::string out(v);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, HttpServer::Impl& server)
+      : stream_(std::move(socket)), server_(server) {}
+  ~Session() { server_.connections.fetch_sub(1, std::memory_order_relaxed); }
+
+  void start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+  }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(server_.options.max_body_bytes);
+    parser_->header_limit(server_.options.max_header_bytes);
+    // The first request of a connection and each later one get the full read timeout;
+    // an idle keep-alive connection is closed after the idle timeout.
+    stream_.expires_after(std::chrono::milliseconds(
+        first_ ? server_.options.read_timeout_ms : server_.options.idle_timeout_ms));
+    first_ = false;
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted)
+      return close();
+    if (ec == http::error::body_limit)
+      return reply_error(413, {Code::payload_too_large, "request body exceeds " +
+                                   std::to_string(server_.options.max_body_bytes) + " bytes", "body"});
+    if (ec == http::error::header_limit)
+      return reply_error(431, {Code::invalid_argument, "request headers exceed " +
+                                   std::to_string(server_.options.max_header_bytes) + " bytes", "headers"});
+    if (ec) {
+      if (ec == net::error::connection_reset || ec == net::error::eof) return close();
+      return reply_error(400, {Code::invalid_argument, "malformed HTTP request: " + ec.message()});
+    }
+    auto msg = parser_->release();
+    keep_alive_ = msg.keep_alive();
+    HttpRequest req;
+    req.method = std::string(sv(msg.method_string()));
+    req.target = std::string(sv(msg.target()));
+    req.content_type = lower_media_type(sv(msg[http::field::content_type]));
+    req.idempotency_key = std::string(sv(msg["Idempotency-Key"]));
+    req.body = std::move(msg.body());
+    // No timer while the handler works: the answer may take a group commit or two.
+    stream_.expires_never();
+    server_.in_progress.fetch_add(1, std::memory_order_relaxed);
+    auto self = shared_from_this();
+    server_.handler(std::move(req), [self](HttpResponse res) {
+      net::post(self->stream_.get_executor(),
+                [self, res = std::move(res)]() mutable { self->write(std::move(res), false); });
+    });
+  }
+
+  void reply_error(int status, const Status& st) {
+    keep_alive_ = false;
+    server_.in_progress.fetch_add(1, std::memory_order_relaxed);
+    write(problem_response(status, st), true);
+  }
+
+  void write(HttpResponse res, bool close_after) {
+    auto msg = std::make_shared<http::response<http::string_body>>();
+    msg->version(11);
+    msg->result(static_cast<http::status>(res.status));
+    msg->set(http::field::server, "waybill");
+    msg->set(http::field::content_type, res.content_type);
+    for (auto& [k, v] : res.headers) msg->set(k, v);
+    msg->body() = std::move(res.body);
+    bool keep = keep_alive_ && !close_after && !server_.stopping.load();
+    msg->keep_alive(keep);
+    msg->prepare_payload();
+    stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+    http::async_write(stream_, *msg, [self = shared_from_this(), msg, keep](beast::error_code ec, size_t) {
+      self->server_.in_progress.fetch_sub(1, std::memory_order_relaxed);
+      if (ec || !keep) return self->close();
+      self->read();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool keep_alive_ = true;
+  bool first_ = true;
+};
+
+}  // namespace
+
+void HttpServer::Impl::accept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (stopping.load() || ec == net::error::operation_aborted) return;
+      return accept();  // e.g. EMFILE: keep serving the connections we have
+    }
+    if (connections.load() >= options.max_connections) {
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      connections.fetch_add(1, std::memory_order_relaxed);
+      socket.set_option(tcp::no_delay(true));
+      std::make_shared<Session>(std::move(socket), *this)->start();
+    }
+    accept();
+  });
+}
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->handler = std::move(handler);
+}
+
+HttpServer::~HttpServer() { stop(0); }
+
+Status HttpServer::start() {
+  auto& s = *impl_;
+  beast::error_code ec;
+  auto address = net::ip::make_address(s.options.host, ec);
+  if (ec) return {Code::invalid_argument, "bad listen host '" + s.options.host + "'", "listen"};
+  tcp::endpoint ep{address, s.options.port};
+  s.acceptor.open(ep.protocol(), ec);
+  if (!ec) s.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor.bind(ep, ec);
+  if (!ec) s.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    return {Code::unavailable, "cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) +
+                                   ": " + ec.message(), "listen"};
+  s.bound_port = s.acceptor.local_endpoint().port();
+  s.accept();
+  for (int i = 0; i < std::max(1, s.options.threads); ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
+  return {};
+}
+
+void HttpServer::stop(int drain_ms) {
+  auto& s = *impl_;
+  if (s.stopping.exchange(true)) return;
+  net::post(s.ioc, [&s] {
+    beast::error_code ec;
+    s.acceptor.close(ec);
+  });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(drain_ms);
+  while (s.in_progress.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  s.ioc.stop();
+  for (auto& t : s.threads)
+    if (t.joinable()) t.join();
+}
+
+uint16_t HttpServer::port() const { return impl_->bound_port; }
+size_t HttpServer::open_connections() const { return impl_->connections.load(); }
+size_t HttpServer::requests_in_progress() const { return impl_->in_progress.load(); }
+
+}  // namespace waybill::runtime

@@ -1,0 +1,386 @@
+#include "waybill/runtime/intake.hpp"
+
+#include <cmath>
+#include <unordered_set>
+
+#include <simdjson.h>
+
+namespace waybill::runtime {
+
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+using simdjson::dom::object;
+
+Status bad(std::string field, std::string reason) {
+  return {Code::invalid_argument, std::move(reason), std::move(field)};
+}
+
+std::string join(const std::string& prefix, std::string_view key) {
+  return prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
+}
+
+// A JSON object whose fields are read by name; unknown and duplicate keys are errors so
+// that a typo is reported instead of silently dropping data.
+class Fields {
+ public:
+  Fields(object obj, std::string path, std::initializer_list<std::string_view> allowed)
+      : obj_(obj), path_(std::move(path)) {
+    std::unordered_set<std::string_view> seen;
+    for (auto [key, value] : obj_) {
+      if (!seen.insert(key).second) { error_ = bad(join(path_, key), "duplicate key"); return; }
+      bool known = false;
+      for (auto a : allowed) known = known || a == key;
+      if (!known) { error_ = bad(join(path_, key), "unknown field"); return; }
+    }
+  }
+  const Status& error() const { return error_; }
+  std::string path(std::string_view key) const { return join(path_, key); }
+
+  bool has(std::string_view key) {
+    auto v = obj_[key];
+    return !v.error() && !v.value().is_null();
+  }
+  element get(std::string_view key) { return obj_[key].value(); }
+
+  Status string(std::string_view key, std::string* out, bool required, size_t max_bytes) {
+    if (!has(key)) return required ? bad(path(key), "is required") : Status{};
+    auto v = get(key);
+    if (!v.is_string()) return bad(path(key), "must be a string");
+    std::string_view s = v.get_string().value();
+    if (required && s.empty()) return bad(path(key), "must not be empty");
+    if (s.size() > max_bytes) return bad(path(key), "is longer than " + std::to_string(max_bytes) + " bytes");
+    out->assign(s);
+    return {};
+  }
+
+  Status number(std::string_view key, double* out, bool required) {
+    if (!has(key)) return required ? bad(path(key), "is required") : Status{};
+    auto v = get(key);
+    if (!v.is_number()) return bad(path(key), "must be a number");
+    double d = v.get_double().value();
+    if (!std::isfinite(d)) return bad(path(key), "must be finite");
+    *out = d;
+    return {};
+  }
+
+  Status integer(std::string_view key, int64_t* out, bool required) {
+    if (!has(key)) return required ? bad(path(key), "is required") : Status{};
+    auto v = get(key);
+    if (!v.is_int64()) return bad(path(key), "must be an integer");
+    *out = v.get_int64().value();
+    return {};
+  }
+
+  Status boolean(std::string_view key, bool* out) {
+    if (!has(key)) return {};
+    auto v = get(key);
+    if (!v.is_bool()) return bad(path(key), "must be true or false");
+    *out = v.get_bool().value();
+    return {};
+  }
+
+ private:
+  object obj_;
+  std::string path_;
+  Status error_;
+};
+
+#define WB_TRY(expr)                      \
+  do {                                    \
+    ::waybill::Status _st = (expr);       \
+    if (!_st.ok()) return _st;            \
+  } while (0)
+
+Result<object> parse_object(simdjson::dom::parser& parser, std::string_view body, const IntakeLimits& lim) {
+  if (body.empty()) return bad("body", "is empty; a JSON object is required");
+  auto doc = parser.parse(body.data(), body.size());
+  if (doc.error()) {
+    auto code = doc.error();
+    if (code == simdjson::DEPTH_ERROR)
+      return bad("body", "JSON nesting is deeper than " + std::to_string(lim.max_depth));
+    if (code == simdjson::UTF8_ERROR) return bad("body", "is not valid UTF-8");
+    if (code == simdjson::NUMBER_OUT_OF_RANGE || code == simdjson::NUMBER_ERROR)
+      return bad("body", "contains a number out of range");
+    return bad("body", std::string("is not valid JSON: ") + simdjson::error_message(code));
+  }
+  if (!doc.value().is_object()) return bad("body", "must be a JSON object");
+  return doc.value().get_object().value();
+}
+
+simdjson::dom::parser& thread_parser(const IntakeLimits& lim) {
+  // One parser per thread: it reuses its buffers across requests.
+  thread_local simdjson::dom::parser parser;
+  thread_local size_t depth = 0;
+  if (depth != lim.max_depth) {
+    // Growing the capacity later keeps this depth limit.
+    if (parser.allocate(64 << 10, lim.max_depth) != simdjson::SUCCESS) throw std::bad_alloc();
+    depth = lim.max_depth;
+  }
+  return parser;
+}
+
+Status parse_party(Fields& parent, std::string_view key, std::unique_ptr<fb::PartyT>* out, bool required,
+                   const IntakeLimits& lim) {
+  if (!parent.has(key)) return required ? bad(parent.path(key), "is required") : Status{};
+  auto v = parent.get(key);
+  if (!v.is_object()) return bad(parent.path(key), "must be an object");
+  Fields f(v.get_object().value(), parent.path(key),
+           {"name", "company", "street", "street2", "city", "state", "postal_code", "country", "phone", "email"});
+  WB_TRY(f.error());
+  auto p = std::make_unique<fb::PartyT>();
+  size_t m = lim.max_string_bytes;
+  WB_TRY(f.string("name", &p->name, true, m));
+  WB_TRY(f.string("company", &p->company, false, m));
+  WB_TRY(f.string("street", &p->street, true, m));
+  WB_TRY(f.string("street2", &p->street2, false, m));
+  WB_TRY(f.string("city", &p->city, true, m));
+  WB_TRY(f.string("state", &p->state, false, m));
+  WB_TRY(f.string("postal_code", &p->postal_code, true, 32));
+  WB_TRY(f.string("country", &p->country, true, 2));
+  if (p->country.size() != 2 || !std::isupper(static_cast<unsigned char>(p->country[0])) ||
+      !std::isupper(static_cast<unsigned char>(p->country[1])))
+    return bad(f.path("country"), "must be an ISO 3166-1 alpha-2 code such as \"US\"");
+  WB_TRY(f.string("phone", &p->phone, false, 64));
+  WB_TRY(f.string("email", &p->email, false, 256));
+  *out = std::move(p);
+  return {};
+}
+
+// Converts a decimal quantity to integer units (kg -> g, cm -> mm), rejecting values
+// outside [0, max] and, when `positive`, zero.
+Status to_units(Fields& f, std::string_view key, int64_t* out, double scale, double max, bool required,
+                bool positive) {
+  double v = 0;
+  WB_TRY(f.number(key, &v, required));
+  if (!f.has(key)) return {};
+  if (v < 0) return bad(f.path(key), "must not be negative");
+  if (positive && v == 0) return bad(f.path(key), "must be greater than zero");
+  if (v > max) return bad(f.path(key), "must be at most " + std::to_string(static_cast<int64_t>(max)));
+  *out = std::llround(v * scale);
+  return {};
+}
+
+Status parse_packages(Fields& parent, std::vector<std::unique_ptr<fb::PackageT>>* out, bool required,
+                      const IntakeLimits& lim) {
+  if (!parent.has("packages")) return required ? bad(parent.path("packages"), "is required") : Status{};
+  auto v = parent.get("packages");
+  if (!v.is_array()) return bad(parent.path("packages"), "must be an array");
+  auto arr = v.get_array().value();
+  if (arr.size() > lim.max_packages)
+    return bad(parent.path("packages"), "has more than " + std::to_string(lim.max_packages) + " entries");
+  size_t i = 0;
+  for (auto item : arr) {
+    std::string path = parent.path("packages") + "[" + std::to_string(i++) + "]";
+    if (!item.is_object()) return bad(path, "must be an object");
+    Fields f(item.get_object().value(), path,
+             {"weight_kg", "length_cm", "width_cm", "height_cm", "hazmat", "customs"});
+    WB_TRY(f.error());
+    auto p = std::make_unique<fb::PackageT>();
+    WB_TRY(to_units(f, "weight_kg", &p->weight_g, 1000.0, 50000.0, true, true));
+    WB_TRY(to_units(f, "length_cm", &p->length_mm, 10.0, 5000.0, false, false));
+    WB_TRY(to_units(f, "width_cm", &p->width_mm, 10.0, 5000.0, false, false));
+    WB_TRY(to_units(f, "height_cm", &p->height_mm, 10.0, 5000.0, false, false));
+    WB_TRY(f.boolean("hazmat", &p->hazmat));
+    if (f.has("customs")) {
+      auto c = f.get("customs");
+      if (!c.is_object()) return bad(f.path("customs"), "must be an object");
+      Fields cf(c.get_object().value(), f.path("customs"),
+                {"description", "hs_code", "country_of_origin", "value_minor", "currency"});
+      WB_TRY(cf.error());
+      auto customs = std::make_unique<fb::CustomsT>();
+      WB_TRY(cf.string("description", &customs->description, true, lim.max_string_bytes));
+      WB_TRY(cf.string("hs_code", &customs->hs_code, false, 16));
+      WB_TRY(cf.string("country_of_origin", &customs->country_of_origin, false, 2));
+      auto money = std::make_unique<fb::MoneyT>();
+      WB_TRY(cf.integer("value_minor", &money->amount_minor, false));
+      if (money->amount_minor < 0) return bad(cf.path("value_minor"), "must not be negative");
+      WB_TRY(cf.string("currency", &money->currency, cf.has("value_minor"), 3));
+      customs->value = std::move(money);
+      p->customs = std::move(customs);
+    }
+    out->push_back(std::move(p));
+  }
+  return {};
+}
+
+}  // namespace
+
+Status validate_id(std::string_view v, const char* field) {
+  if (v.empty()) return bad(field, "must not be empty");
+  if (v.size() > 128) return bad(field, "is longer than 128 bytes");
+  for (unsigned char c : v)
+    if (c < 0x20 || c == 0x7f) return bad(field, "must not contain control characters");
+  return {};
+}
+
+Result<actors::CreateOrder> parse_create_order(std::string_view body, const IntakeLimits& lim) {
+  auto root = parse_object(thread_parser(lim), body, lim);
+  if (!root) return root.status();
+  Fields f(*root, "", {"order_id", "source_system", "ship_from", "ship_to", "service_level", "lines",
+                       "packages", "references"});
+  WB_TRY(f.error());
+  actors::CreateOrder cmd;
+  auto& o = cmd.order;
+  WB_TRY(f.string("order_id", &o.order_id, true, 128));
+  WB_TRY(validate_id(o.order_id, "order_id"));
+  WB_TRY(f.string("source_system", &o.source_system, false, 64));
+  WB_TRY(parse_party(f, "ship_from", &o.ship_from, false, lim));
+  WB_TRY(parse_party(f, "ship_to", &o.ship_to, true, lim));
+  std::string level;
+  WB_TRY(f.string("service_level", &level, true, 32));
+  auto sl = parse_service_level(level);
+  if (!sl) return bad("service_level", "must be one of ground, express, overnight, freight");
+  o.service_level = *sl;
+
+  if (!f.has("lines")) return bad("lines", "is required");
+  auto lines = f.get("lines");
+  if (!lines.is_array()) return bad("lines", "must be an array");
+  auto arr = lines.get_array().value();
+  if (arr.size() == 0) return bad("lines", "must have at least one line");
+  if (arr.size() > lim.max_lines) return bad("lines", "has more than " + std::to_string(lim.max_lines) + " entries");
+  size_t i = 0;
+  for (auto item : arr) {
+    std::string path = "lines[" + std::to_string(i++) + "]";
+    if (!item.is_object()) return bad(path, "must be an object");
+    Fields lf(item.get_object().value(), path, {"sku", "qty", "description"});
+    WB_TRY(lf.error());
+    auto line = std::make_unique<fb::OrderLineT>();
+    WB_TRY(lf.string("sku", &line->sku, true, 128));
+    WB_TRY(lf.integer("qty", &line->qty, true));
+    if (line->qty < 1 || line->qty > 1000000) return bad(lf.path("qty"), "must be between 1 and 1000000");
+    WB_TRY(lf.string("description", &line->description, false, lim.max_string_bytes));
+    o.lines.push_back(std::move(line));
+  }
+  WB_TRY(parse_packages(f, &o.packages, false, lim));
+
+  if (f.has("references")) {
+    auto refs = f.get("references");
+    if (!refs.is_object()) return bad("references", "must be an object of strings");
+    auto ro = refs.get_object().value();
+    if (ro.size() > lim.max_references)
+      return bad("references", "has more than " + std::to_string(lim.max_references) + " entries");
+    std::unordered_set<std::string_view> seen;
+    for (auto [key, value] : ro) {
+      std::string path = "references." + std::string(key);
+      if (!seen.insert(key).second) return bad(path, "duplicate key");
+      if (!value.is_string()) return bad(path, "must be a string");
+      if (key.empty() || key.size() > 64) return bad(path, "key must be 1..64 bytes");
+      auto kv = std::make_unique<fb::KeyValueT>();
+      kv->key = std::string(key);
+      kv->value = std::string(value.get_string().value());
+      if (kv->value.size() > lim.max_string_bytes) return bad(path, "is too long");
+      o.references.push_back(std::move(kv));
+    }
+    // Canonical order so the request hash does not depend on key order.
+    std::sort(o.references.begin(), o.references.end(), [](auto& a, auto& b) { return a->key < b->key; });
+  }
+  o.status = OrderStatus::received;
+  o.request_hash = fnv1a64(encode(o));
+  return cmd;
+}
+
+Result<actors::PackOrder> parse_pack_order(std::string_view body, const IntakeLimits& lim) {
+  actors::PackOrder cmd;
+  if (body.empty()) return cmd;
+  auto root = parse_object(thread_parser(lim), body, lim);
+  if (!root) return root.status();
+  Fields f(*root, "", {"packages"});
+  WB_TRY(f.error());
+  std::vector<std::unique_ptr<fb::PackageT>> pkgs;
+  WB_TRY(parse_packages(f, &pkgs, false, lim));
+  for (auto& p : pkgs) cmd.packages.push_back(std::move(*p));
+  return cmd;
+}
+
+Result<actors::CancelOrder> parse_cancel_order(std::string_view body, const IntakeLimits& lim) {
+  actors::CancelOrder cmd;
+  if (body.empty()) return cmd;
+  auto root = parse_object(thread_parser(lim), body, lim);
+  if (!root) return root.status();
+  Fields f(*root, "", {"reason"});
+  WB_TRY(f.error());
+  WB_TRY(f.string("reason", &cmd.reason, false, lim.max_string_bytes));
+  return cmd;
+}
+
+Result<actors::RegisterShipment> parse_register_shipment(std::string_view body, const IntakeLimits& lim) {
+  auto root = parse_object(thread_parser(lim), body, lim);
+  if (!root) return root.status();
+  Fields f(*root, "", {"shipment_id", "order_id", "carrier", "service", "tracking_numbers", "packages"});
+  WB_TRY(f.error());
+  actors::RegisterShipment cmd;
+  auto& s = cmd.shipment;
+  WB_TRY(f.string("shipment_id", &s.shipment_id, true, 128));
+  WB_TRY(validate_id(s.shipment_id, "shipment_id"));
+  WB_TRY(f.string("order_id", &s.order_id, true, 128));
+  WB_TRY(validate_id(s.order_id, "order_id"));
+  WB_TRY(f.string("carrier", &s.carrier, true, 64));
+  WB_TRY(validate_id(s.carrier, "carrier"));
+  WB_TRY(f.string("service", &s.service, false, 64));
+  if (f.has("tracking_numbers")) {
+    auto v = f.get("tracking_numbers");
+    if (!v.is_array()) return bad("tracking_numbers", "must be an array of strings");
+    auto arr = v.get_array().value();
+    if (arr.size() > lim.max_tracking_numbers)
+      return bad("tracking_numbers", "has more than " + std::to_string(lim.max_tracking_numbers) + " entries");
+    size_t i = 0;
+    std::unordered_set<std::string_view> seen;
+    for (auto tn : arr) {
+      std::string path = "tracking_numbers[" + std::to_string(i++) + "]";
+      if (!tn.is_string()) return bad(path, "must be a string");
+      std::string_view t = tn.get_string().value();
+      WB_TRY(validate_id(t, path.c_str()));
+      if (!seen.insert(t).second) return bad(path, "is listed twice");
+      s.tracking_numbers.emplace_back(t);
+    }
+  }
+  WB_TRY(parse_packages(f, &s.packages, false, lim));
+  s.request_hash = fnv1a64(encode(s));
+  return cmd;
+}
+
+Result<MilestoneInput> parse_milestone(std::string_view body, const IntakeLimits& lim) {
+  auto root = parse_object(thread_parser(lim), body, lim);
+  if (!root) return root.status();
+  Fields f(*root, "", {"carrier", "tracking_number", "status", "raw_code", "event_time", "sequence",
+                       "event_id", "location", "description"});
+  WB_TRY(f.error());
+  MilestoneInput in;
+  auto& m = in.command.milestone;
+  WB_TRY(f.string("carrier", &in.carrier, true, 64));
+  WB_TRY(validate_id(in.carrier, "carrier"));
+  WB_TRY(f.string("tracking_number", &in.tracking_number, true, 128));
+  WB_TRY(validate_id(in.tracking_number, "tracking_number"));
+  std::string status;
+  WB_TRY(f.string("status", &status, true, 32));
+  auto ts = parse_tracking_status(status);
+  if (!ts) return bad("status", "unknown status '" + status + "'; expected a canonical tracking status");
+  m.status = *ts;
+  WB_TRY(f.string("raw_code", &m.raw_code, false, 64));
+  std::string when;
+  WB_TRY(f.string("event_time", &when, true, 64));
+  auto us = parse_rfc3339_us(when);
+  if (!us) return bad("event_time", "must be an RFC 3339 date-time such as 2026-11-28T10:15:30Z");
+  m.event_time_us = *us;
+  WB_TRY(f.integer("sequence", &m.sequence, false));
+  if (m.sequence < 0) return bad("sequence", "must not be negative");
+  WB_TRY(f.string("event_id", &m.event_id, false, 128));
+  WB_TRY(f.string("description", &m.description, false, lim.max_string_bytes));
+  if (f.has("location")) {
+    auto v = f.get("location");
+    if (!v.is_object()) return bad("location", "must be an object");
+    Fields lf(v.get_object().value(), "location", {"city", "state", "postal_code", "country"});
+    WB_TRY(lf.error());
+    auto loc = std::make_unique<fb::LocationT>();
+    WB_TRY(lf.string("city", &loc->city, false, 128));
+    WB_TRY(lf.string("state", &loc->state, false, 64));
+    WB_TRY(lf.string("postal_code", &loc->postal_code, false, 32));
+    WB_TRY(lf.string("country", &loc->country, false, 2));
+    m.location = std::move(loc);
+  }
+  return in;
+}
+
+}  // namespace waybill::runtime

@@ -1,0 +1,170 @@
+#include "waybill/runtime/metrics.hpp"
+
+#include <map>
+#include <mutex>
+
+#include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace waybill::runtime {
+
+namespace {
+
+prometheus::MetricFamily family(const char* name, const char* help, prometheus::MetricType type) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  return f;
+}
+
+void add_sample(prometheus::MetricFamily& f, double value, std::map<std::string, std::string> labels = {}) {
+  prometheus::ClientMetric m;
+  for (auto& [k, v] : labels) m.label.push_back({k, v});
+  if (f.type == prometheus::MetricType::Counter) m.counter.value = value;
+  else m.gauge.value = value;
+  f.metric.push_back(std::move(m));
+}
+
+// Values that live as atomics in the engine, sampled when Prometheus scrapes.
+class EngineCollectable : public prometheus::Collectable {
+ public:
+  const actors::ActorStats* stats = nullptr;
+  const actors::EntityRegistry* orders = nullptr;
+  const actors::EntityRegistry* shipments = nullptr;
+  const storage::GroupCommitWriter* writer = nullptr;
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    using prometheus::MetricType;
+    std::vector<prometheus::MetricFamily> out;
+    if (stats) {
+      auto m = family("waybill_milestones_total", "Tracking milestones by outcome.", MetricType::Counter);
+      add_sample(m, stats->milestones_applied.load(), {{"outcome", "applied"}});
+      add_sample(m, stats->milestones_late.load(), {{"outcome", "late"}});
+      add_sample(m, stats->milestones_duplicate.load(), {{"outcome", "duplicate"}});
+      add_sample(m, stats->milestones_rejected.load(), {{"outcome", "rejected"}});
+      out.push_back(std::move(m));
+      auto r = family("waybill_commands_rejected_total", "Commands refused by an entity (illegal transition, conflict).", MetricType::Counter);
+      add_sample(r, stats->commands_rejected.load());
+      out.push_back(std::move(r));
+      auto e = family("waybill_events_emitted_total", "Outbox events committed.", MetricType::Counter);
+      add_sample(e, stats->events_emitted.load());
+      out.push_back(std::move(e));
+      auto w = family("waybill_write_failures_total", "Entity writes that failed to commit.", MetricType::Counter);
+      add_sample(w, stats->write_failures.load());
+      out.push_back(std::move(w));
+    }
+    if (orders && shipments) {
+      auto res = family("waybill_resident_actors", "Entity actors currently in memory.", MetricType::Gauge);
+      add_sample(res, orders->resident(), {{"kind", "order"}});
+      add_sample(res, shipments->resident(), {{"kind", "shipment"}});
+      out.push_back(std::move(res));
+      auto act = family("waybill_actor_activations_total", "Entity actors activated from storage.", MetricType::Counter);
+      add_sample(act, orders->activations(), {{"kind", "order"}});
+      add_sample(act, shipments->activations(), {{"kind", "shipment"}});
+      out.push_back(std::move(act));
+      auto pas = family("waybill_actor_passivations_total", "Entity actors passivated.", MetricType::Counter);
+      add_sample(pas, orders->passivations(), {{"kind", "order"}});
+      add_sample(pas, shipments->passivations(), {{"kind", "shipment"}});
+      out.push_back(std::move(pas));
+    }
+    if (writer) {
+      auto q = family("waybill_storage_queue_depth", "Write requests waiting for the group-commit writer.", MetricType::Gauge);
+      add_sample(q, writer->queue_depth());
+      out.push_back(std::move(q));
+      auto h = family("waybill_storage_healthy", "1 while the storage writer accepts writes.", MetricType::Gauge);
+      add_sample(h, writer->healthy() ? 1 : 0);
+      out.push_back(std::move(h));
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+struct Metrics::Impl {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::shared_ptr<EngineCollectable> engine = std::make_shared<EngineCollectable>();
+  prometheus::Family<prometheus::Counter>* http_requests = nullptr;
+  prometheus::Family<prometheus::Histogram>* http_seconds = nullptr;
+  prometheus::Histogram* batch_requests = nullptr;
+  prometheus::Histogram* batch_bytes = nullptr;
+  prometheus::Histogram* commit_seconds = nullptr;
+  // Family::Add hashes labels under a lock; cache the children per label set.
+  mutable std::mutex cache_mutex;
+  std::map<std::string, std::pair<prometheus::Counter*, prometheus::Histogram*>> cache;
+};
+
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
+  auto& r = *impl_->registry;
+  impl_->http_requests = &prometheus::BuildCounter()
+                              .Name("waybill_http_requests_total")
+                              .Help("HTTP requests by method, route template and status code.")
+                              .Register(r);
+  impl_->http_seconds = &prometheus::BuildHistogram()
+                             .Name("waybill_http_request_duration_seconds")
+                             .Help("Time from request parsed to answer ready, by route.")
+                             .Register(r);
+  impl_->batch_requests = &prometheus::BuildHistogram()
+                               .Name("waybill_group_commit_batch_requests")
+                               .Help("Write requests merged into one committed RocksDB batch.")
+                               .Register(r)
+                               .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096});
+  impl_->batch_bytes = &prometheus::BuildHistogram()
+                            .Name("waybill_group_commit_batch_bytes")
+                            .Help("Bytes in one committed RocksDB batch.")
+                            .Register(r)
+                            .Add({}, prometheus::Histogram::BucketBoundaries{1e3, 1e4, 1e5, 1e6, 1e7});
+  impl_->commit_seconds = &prometheus::BuildHistogram()
+                               .Name("waybill_group_commit_seconds")
+                               .Help("RocksDB write plus WAL fsync time per batch.")
+                               .Register(r)
+                               .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25});
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::attach(const actors::ActorStats* stats, const actors::EntityRegistry* orders,
+                     const actors::EntityRegistry* shipments, const storage::GroupCommitWriter* writer) {
+  impl_->engine->stats = stats;
+  impl_->engine->orders = orders;
+  impl_->engine->shipments = shipments;
+  impl_->engine->writer = writer;
+}
+
+void Metrics::observe_http(const std::string& method, const std::string& route, int status, double seconds) {
+  std::string key = method + ' ' + route + ' ' + std::to_string(status);
+  prometheus::Counter* counter;
+  prometheus::Histogram* hist;
+  {
+    std::lock_guard<std::mutex> lock(impl_->cache_mutex);
+    auto it = impl_->cache.find(key);
+    if (it == impl_->cache.end()) {
+      auto* c = &impl_->http_requests->Add({{"method", method}, {"route", route}, {"status", std::to_string(status)}});
+      auto* h = &impl_->http_seconds->Add({{"method", method}, {"route", route}},
+                                          prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+      it = impl_->cache.emplace(key, std::make_pair(c, h)).first;
+    }
+    counter = it->second.first;
+    hist = it->second.second;
+  }
+  counter->Increment();
+  hist->Observe(seconds);
+}
+
+void Metrics::observe_commit(size_t requests, size_t bytes, double seconds) {
+  impl_->batch_requests->Observe(static_cast<double>(requests));
+  impl_->batch_bytes->Observe(static_cast<double>(bytes));
+  impl_->commit_seconds->Observe(seconds);
+}
+
+std::string Metrics::render() const {
+  auto families = impl_->registry->Collect();
+  for (auto& f : impl_->engine->Collect()) families.push_back(std::move(f));
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace waybill::runtime

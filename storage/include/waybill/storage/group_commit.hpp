@@ -1,0 +1,95 @@
+// Group-commit writer: many actors, one writer thread. Producers push requests into a
+// bounded lock-free queue; the writer drains up to `max_batch_requests` of them into ONE
+// RocksDB WriteBatch, commits it (fsync by default), and only then runs each request's
+// completion. Completions run in submission order, so an acknowledged request implies
+// every request submitted before it is durable too.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "waybill/status.hpp"
+#include "waybill/storage/store.hpp"
+
+namespace waybill::storage {
+
+struct WriteOp {
+  Column column;
+  std::string key;
+  std::string value;
+  bool erase = false;
+};
+
+/// Everything one actor decision must make durable together: state, outbox events and
+/// the idempotency record. Either all of it commits or none of it does.
+struct WriteRequest {
+  std::vector<WriteOp> ops;
+  /// Encoded fb::Event payloads; the writer assigns consecutive global positions and
+  /// stores them in Column::events in this order.
+  std::vector<std::string> events;
+  /// Runs on the writer thread after the batch committed (or failed). Must be cheap and
+  /// must not block: post to another executor or send an actor message.
+  /// `first_position` is the position of events[0] (0 when there are no events).
+  std::function<void(const Status& status, uint64_t first_position)> on_commit;
+};
+
+struct WriterOptions {
+  /// fsync the WAL on every batch. Turning it off keeps crash safety against process
+  /// death but not against power loss. Default: true.
+  bool sync = true;
+  /// Capacity of the submission queue in requests; submit() fails with `unavailable`
+  /// when full. At most 65535 (lock-free queue index width). Default: 16384.
+  size_t queue_capacity = 16384;
+  /// Most requests merged into one WriteBatch. Default: 4096.
+  size_t max_batch_requests = 4096;
+  /// Called after each committed batch with its request count, byte size and the
+  /// commit (write + fsync) time in seconds. Runs on the writer thread. Optional.
+  std::function<void(size_t requests, size_t bytes, double commit_seconds)> observer;
+};
+
+class GroupCommitWriter {
+ public:
+  GroupCommitWriter(Store& store, WriterOptions options);
+  ~GroupCommitWriter();
+  GroupCommitWriter(const GroupCommitWriter&) = delete;
+  GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
+
+  /// Queues a request. On failure (queue full, writer failed or stopped) the request's
+  /// completion is NOT called and the returned status says why.
+  Status submit(std::unique_ptr<WriteRequest> request);
+
+  /// Drains what is queued, commits it, and joins the writer thread. Idempotent.
+  void stop();
+
+  /// Sticky: once a commit failed every later submit fails (the store is suspect).
+  bool healthy() const { return !failed_.load(std::memory_order_acquire); }
+  /// Position the next event will get (positions start at 1).
+  uint64_t next_position() const { return next_position_.load(std::memory_order_acquire); }
+  size_t queue_depth() const { return depth_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Queue;
+  void run();
+  void commit(std::vector<WriteRequest*>& batch);
+
+  Store& store_;
+  WriterOptions options_;
+  std::unique_ptr<Queue> queue_;
+  std::atomic<size_t> depth_{0};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> failed_{false};
+  std::atomic<bool> writer_waiting_{false};
+  std::atomic<uint64_t> next_position_{1};
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  std::thread thread_;
+};
+
+}  // namespace waybill::storage

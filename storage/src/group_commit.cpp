@@ -1,0 +1,118 @@
+#include "waybill/storage/group_commit.hpp"
+
+#include <cassert>
+#include <chrono>
+
+#include <boost/lockfree/queue.hpp>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+namespace waybill::storage {
+
+struct GroupCommitWriter::Queue {
+  explicit Queue(size_t capacity) : q(capacity) {}
+  boost::lockfree::queue<WriteRequest*, boost::lockfree::fixed_sized<true>> q;
+};
+
+GroupCommitWriter::GroupCommitWriter(Store& store, WriterOptions options)
+    : store_(store), options_(std::move(options)) {
+  assert(options_.queue_capacity > 0 && options_.queue_capacity <= 65535);
+  assert(options_.max_batch_requests > 0);
+  queue_ = std::make_unique<Queue>(options_.queue_capacity);
+  std::string last;
+  if (store_.last_key(Column::events, &last).ok()) next_position_ = read_be64(last) + 1;
+  thread_ = std::thread([this] { run(); });
+}
+
+GroupCommitWriter::~GroupCommitWriter() { stop(); }
+
+Status GroupCommitWriter::submit(std::unique_ptr<WriteRequest> request) {
+  if (stopping_.load(std::memory_order_acquire))
+    return {Code::unavailable, "storage writer is stopping"};
+  if (failed_.load(std::memory_order_acquire))
+    return {Code::unavailable, "storage writer failed; the server needs attention"};
+  if (!queue_->q.bounded_push(request.get()))
+    return {Code::unavailable, "storage writer queue is full"};
+  request.release();  // owned by the queue now
+  depth_.fetch_add(1, std::memory_order_relaxed);
+  // seq_cst pairing with run(): either we see the writer waiting and wake it, or the
+  // writer's emptiness check (after it set the flag) sees our push.
+  if (writer_waiting_.load()) {
+    std::lock_guard<std::mutex> lock(wake_mutex_);
+    wake_.notify_one();
+  }
+  return {};
+}
+
+void GroupCommitWriter::stop() {
+  if (stopping_.exchange(true)) {
+    if (thread_.joinable()) thread_.join();
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(wake_mutex_);
+    wake_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void GroupCommitWriter::run() {
+  std::vector<WriteRequest*> batch;
+  batch.reserve(options_.max_batch_requests);
+  for (;;) {
+    WriteRequest* r = nullptr;
+    while (batch.size() < options_.max_batch_requests && queue_->q.pop(r)) batch.push_back(r);
+    if (!batch.empty()) {
+      depth_.fetch_sub(batch.size(), std::memory_order_relaxed);
+      commit(batch);
+      batch.clear();
+      continue;
+    }
+    if (stopping_.load()) return;  // queue observed empty after stop was requested
+    std::unique_lock<std::mutex> lock(wake_mutex_);
+    writer_waiting_.store(true);
+    if (queue_->q.empty() && !stopping_.load())
+      wake_.wait_for(lock, std::chrono::milliseconds(50));
+    writer_waiting_.store(false);
+  }
+}
+
+void GroupCommitWriter::commit(std::vector<WriteRequest*>& batch) {
+  rocksdb::WriteBatch wb;
+  std::vector<uint64_t> first_positions(batch.size(), 0);
+  uint64_t position = next_position_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    WriteRequest* r = batch[i];
+    for (auto& op : r->ops) {
+      auto* cf = store_.handle(op.column);
+      if (op.erase) wb.Delete(cf, op.key);
+      else wb.Put(cf, op.key, op.value);
+    }
+    if (!r->events.empty()) first_positions[i] = position;
+    for (auto& ev : r->events) wb.Put(store_.handle(Column::events), be64(position++), ev);
+  }
+
+  Status status;
+  if (failed_.load()) {
+    status = {Code::unavailable, "storage writer failed earlier"};
+  } else if (wb.Count() > 0) {
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync;
+    auto t0 = std::chrono::steady_clock::now();
+    auto s = store_.db()->Write(wo, &wb);
+    auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (s.ok()) {
+      next_position_.store(position, std::memory_order_release);
+      if (options_.observer) options_.observer(batch.size(), wb.GetDataSize(), secs);
+    } else {
+      failed_.store(true);
+      status = {Code::internal, "commit failed: " + s.ToString()};
+    }
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    std::unique_ptr<WriteRequest> r(batch[i]);
+    if (r->on_commit) r->on_commit(status, status.ok() ? first_positions[i] : 0);
+  }
+}
+
+}  // namespace waybill::storage
