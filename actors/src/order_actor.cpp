@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
@@ -108,7 +110,10 @@ void handle_request(OrderActor* self, OrderRequest& r) {
     });
     return;
   }
-  Reply answer{r.success_status, render_order(*st.order, {}), false};
+  std::vector<std::string> shipment_ids;
+  for (auto& ref : st.order->shipments) shipment_ids.push_back(ref->shipment_id);
+  std::sort(shipment_ids.begin(), shipment_ids.end());  // same order as GET (key order)
+  Reply answer{r.success_status, render_order(*st.order, shipment_ids), false};
   std::vector<IdempotencyClaim> records;
   // The create record makes a retried POST answer exactly what the first one did.
   if (auto* create = std::get_if<CreateOrder>(&r.command))

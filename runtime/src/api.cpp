@@ -249,11 +249,11 @@ void Api::register_shipment(const CallPtr& call) {
   // A tracking number belongs to one shipment. Hold each while checking the index, so
   // two registrations racing for the same number cannot both pass.
   for (size_t i = 0; i < s.tracking_numbers.size(); ++i) {
-    std::string key = actors::keys::tracking(s.carrier, s.tracking_numbers[i]);
+    std::string lock_key = "tracking:" + actors::keys::tracking(s.carrier, s.tracking_numbers[i]);
     std::string field = "tracking_numbers[" + std::to_string(i) + "]";
-    if (!locks_.try_acquire("tn\0" + key))
+    if (!locks_.try_acquire(lock_key))
       return call->fail({Code::in_flight, "tracking number is being registered by another request", field});
-    call->held.push_back("tn\0" + key);
+    call->held.push_back(lock_key);
     auto owner = actors::lookup_tracking(engine_.store(), s.carrier, s.tracking_numbers[i]);
     if (owner && *owner != s.shipment_id)
       return call->fail({Code::conflict, "tracking number already belongs to shipment '" + *owner + "'", field});
