@@ -5,6 +5,7 @@
 
 #include "waybill/actors/reads.hpp"
 #include "waybill/actors/render.hpp"
+#include "waybill/runtime/url.hpp"
 
 namespace waybill::runtime {
 
@@ -12,26 +13,6 @@ namespace {
 
 using actors::Reply;
 using storage::Column;
-
-std::string percent_decode(std::string_view s, bool* ok) {
-  std::string out;
-  out.reserve(s.size());
-  *ok = true;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
-        !std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      *ok = false;
-      return {};
-    }
-    out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-    i += 2;
-  }
-  return out;
-}
 
 std::vector<std::string_view> split_path(std::string_view path) {
   std::vector<std::string_view> parts;
@@ -92,7 +73,11 @@ void Api::handle(HttpRequest&& request, Responder respond) {
   auto method_not_allowed = [&] { call->finish(actors::problem_reply({Code::invalid_argument, "method not allowed"})); };
 
   bool decoded_ok = true;
-  auto segment = [&](size_t i) { return percent_decode(parts[i], &decoded_ok); };
+  auto segment = [&](size_t i) {
+    auto v = percent_decode(parts[i]);
+    decoded_ok = v.has_value();
+    return v.value_or(std::string());
+  };
 
   if (parts.size() == 1 && (parts[0] == "healthz" || parts[0] == "readyz" || parts[0] == "metrics")) {
     call->route = "/" + std::string(parts[0]);

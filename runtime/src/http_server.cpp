@@ -96,6 +96,11 @@ class Session : public std::enable_shared_from_this<Session> {
     req.content_type = lower_media_type(sv(msg[http::field::content_type]));
     req.idempotency_key = std::string(sv(msg["Idempotency-Key"]));
     req.body = std::move(msg.body());
+    for (auto& f : msg) {
+      std::string name(sv(f.name_string()));
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace_back(std::move(name), std::string(sv(f.value())));
+    }
     // No timer while the handler works: the answer may take a group commit or two.
     stream_.expires_never();
     server_.in_progress.fetch_add(1, std::memory_order_relaxed);
@@ -113,6 +118,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write(HttpResponse res, bool close_after) {
+    if (res.status == 0) {
+      server_.in_progress.fetch_sub(1, std::memory_order_relaxed);
+      beast::error_code ec;
+      stream_.socket().set_option(net::socket_base::linger(true, 0), ec);  // RST, not FIN
+      stream_.socket().close(ec);
+      return;
+    }
     auto msg = std::make_shared<http::response<http::string_body>>();
     msg->version(11);
     msg->result(static_cast<http::status>(res.status));

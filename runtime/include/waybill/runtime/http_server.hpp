@@ -22,9 +22,20 @@ struct HttpRequest {
   std::string content_type;  // media type without parameters, lower case
   std::string idempotency_key;
   std::string body;
+  /// Every header, names in lower case, in arrival order.
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  /// Value of header `lower_name`, or empty.
+  std::string_view header(std::string_view lower_name) const {
+    for (auto& [k, v] : headers)
+      if (k == lower_name) return v;
+    return {};
+  }
 };
 
 struct HttpResponse {
+  /// HTTP status; 0 closes the connection without any answer (used to simulate
+  /// connection resets).
   int status = 200;
   std::string content_type = "application/json";
   std::string body;

@@ -1,0 +1,17 @@
+// Percent-encoding for path segments and query values (RFC 3986).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace waybill::runtime {
+
+/// Decodes %XX escapes; nullopt on a malformed escape. '+' is kept as is.
+std::optional<std::string> percent_decode(std::string_view s);
+/// Encodes everything but unreserved characters (A-Z a-z 0-9 - . _ ~).
+std::string percent_encode(std::string_view s);
+/// Value of `name` in the query part of `target` ("/path?a=1&b=2"), decoded.
+std::optional<std::string> query_param(std::string_view target, std::string_view name);
+
+}  // namespace waybill::runtime
