@@ -1,0 +1,191 @@
+// YAML configuration: defaults, overrides, and errors that name the offending key.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "waybill/runtime/config.hpp"
+
+namespace waybill::runtime {
+namespace {
+
+void expect_error(const Result<Config>& r, const std::string& field, const std::string& reason_part = "") {
+  ASSERT_FALSE(r.ok()) << "expected an error naming " << field;
+  EXPECT_EQ(r.status().code(), Code::invalid_argument);
+  EXPECT_EQ(r.status().field(), field) << r.status().message();
+  if (!reason_part.empty()) {
+    EXPECT_NE(r.status().message().find(reason_part), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(Config, EmptyTextGivesDefaults) {
+  for (const char* text : {"", "# only a comment\n", "~"}) {
+    SCOPED_TRACE(text);
+    auto r = parse_config(text);
+    ASSERT_TRUE(r.ok()) << r.status().field() << ": " << r.status().message();
+    const Config& c = *r;
+    EXPECT_EQ(c.http.host, "127.0.0.1");
+    EXPECT_EQ(c.http.port, 8080);
+    EXPECT_EQ(c.http.threads, 2);
+    EXPECT_EQ(c.http.max_body_bytes, 8u << 20);
+    EXPECT_EQ(c.engine.store.data_dir, "data");
+    EXPECT_TRUE(c.engine.writer.sync);
+    EXPECT_EQ(c.engine.writer.queue_capacity, 16384u);
+    EXPECT_EQ(c.engine.writer.max_batch_requests, 4096u);
+    EXPECT_EQ(c.engine.orders.max_resident, 100000u);
+    EXPECT_EQ(c.engine.shipments.max_resident, 500000u);
+    EXPECT_EQ(c.engine.orders.idle_timeout_ms, 60000);
+    EXPECT_EQ(c.engine.scheduler_policy, "sharing");
+    EXPECT_EQ(c.api.max_ndjson_lines, 10000u);
+    EXPECT_EQ(c.api.limits.max_depth, 32u);
+    EXPECT_EQ(c.log_level, "info");
+  }
+}
+
+TEST(Config, OverridesApply) {
+  auto r = parse_config(R"(
+listen: 0.0.0.0:9090
+data_dir: /var/lib/waybill
+log:
+  level: debug
+http:
+  threads: 8
+  max_body_bytes: 1048576
+  read_timeout_ms: 5000
+  max_ndjson_lines: 500
+  retry_after_s: 3
+storage:
+  sync: false
+  queue_capacity: 1000
+  max_batch_requests: 64
+  block_cache_mb: 32
+actors:
+  max_resident_orders: 10
+  max_resident_shipments: 20
+  idle_timeout_ms: 1234
+  scheduler_threads: 3
+  scheduler_policy: stealing
+  sweep_interval_ms: 250
+limits:
+  max_depth: 8
+  max_lines: 50
+  max_string_bytes: 100
+)");
+  ASSERT_TRUE(r.ok()) << r.status().field() << ": " << r.status().message();
+  const Config& c = *r;
+  EXPECT_EQ(c.http.host, "0.0.0.0");
+  EXPECT_EQ(c.http.port, 9090);
+  EXPECT_EQ(c.engine.store.data_dir, "/var/lib/waybill");
+  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.http.threads, 8);
+  EXPECT_EQ(c.http.max_body_bytes, 1048576u);
+  EXPECT_EQ(c.http.read_timeout_ms, 5000);
+  EXPECT_EQ(c.api.max_ndjson_lines, 500u);
+  EXPECT_EQ(c.api.retry_after_s, 3);
+  EXPECT_FALSE(c.engine.writer.sync);
+  EXPECT_EQ(c.engine.writer.queue_capacity, 1000u);
+  EXPECT_EQ(c.engine.writer.max_batch_requests, 64u);
+  EXPECT_EQ(c.engine.store.block_cache_mb, 32u);
+  EXPECT_EQ(c.engine.orders.max_resident, 10u);
+  EXPECT_EQ(c.engine.shipments.max_resident, 20u);
+  EXPECT_EQ(c.engine.orders.idle_timeout_ms, 1234);  // one idle timeout for both kinds
+  EXPECT_EQ(c.engine.shipments.idle_timeout_ms, 1234);
+  EXPECT_EQ(c.engine.scheduler_threads, 3);
+  EXPECT_EQ(c.engine.scheduler_policy, "stealing");
+  EXPECT_EQ(c.engine.sweep_interval_ms, 250);
+  EXPECT_EQ(c.api.limits.max_depth, 8u);
+  EXPECT_EQ(c.api.limits.max_lines, 50u);
+  EXPECT_EQ(c.api.limits.max_string_bytes, 100u);
+  // Untouched keys keep their defaults.
+  EXPECT_EQ(c.http.idle_timeout_ms, 60000);
+  EXPECT_EQ(c.api.limits.max_packages, 100u);
+}
+
+TEST(Config, UnknownKeysAreNamed) {
+  expect_error(parse_config("colour: red\n"), "colour", "unknown");
+  expect_error(parse_config("http:\n  threadz: 4\n"), "http.threadz", "unknown");
+  expect_error(parse_config("storage:\n  sync: true\n  fsync: true\n"), "storage.fsync", "unknown");
+  expect_error(parse_config("limits:\n  max_depth: 4\n  nested:\n    x: 1\n"), "limits.nested", "unknown");
+  // A leaf key is not a section.
+  expect_error(parse_config("data_dir:\n  path: /x\n"), "data_dir", "scalar");
+}
+
+TEST(Config, WrongTypesAreNamed) {
+  expect_error(parse_config("http:\n  threads: abc\n"), "http.threads", "wrong type");
+  expect_error(parse_config("http:\n  threads: 1.5\n"), "http.threads", "wrong type");
+  expect_error(parse_config("storage:\n  sync: maybe\n"), "storage.sync", "wrong type");
+  expect_error(parse_config("storage:\n  queue_capacity: -1\n"), "storage.queue_capacity", "wrong type");
+  expect_error(parse_config("actors:\n  max_resident_orders: [1, 2]\n"), "actors.max_resident_orders", "scalar");
+  expect_error(parse_config("http: 4\n"), "http", "mapping");
+  expect_error(parse_config("- a\n- b\n"), "config", "mapping");
+}
+
+TEST(Config, RangeChecksAreNamed) {
+  expect_error(parse_config("http:\n  threads: 0\n"), "http.threads", "at least 1");
+  expect_error(parse_config("http:\n  read_timeout_ms: 99\n"), "http.read_timeout_ms", "at least 100");
+  expect_error(parse_config("storage:\n  queue_capacity: 0\n"), "storage.queue_capacity", "at least 1");
+  expect_error(parse_config("storage:\n  queue_capacity: 65536\n"), "storage.queue_capacity", "65535");
+  EXPECT_TRUE(parse_config("storage:\n  queue_capacity: 65535\n").ok());
+  expect_error(parse_config("limits:\n  max_depth: 1\n"), "limits.max_depth", "at least 2");
+  expect_error(parse_config("actors:\n  scheduler_policy: random\n"), "actors.scheduler_policy");
+  expect_error(parse_config("log:\n  level: verbose\n"), "log.level");
+  expect_error(parse_config("actors:\n  sweep_interval_ms: 5\n"), "actors.sweep_interval_ms", "at least 10");
+}
+
+TEST(Config, InvalidYaml) {
+  expect_error(parse_config("http: [unclosed\n"), "config", "invalid YAML");
+  expect_error(parse_config("a: b: c\n"), "config", "invalid YAML");
+}
+
+TEST(Config, BadListen) {
+  expect_error(parse_config("listen: localhost\n"), "listen", "HOST:PORT");
+  expect_error(parse_config("listen: ':8080'\n"), "listen", "HOST:PORT");
+  expect_error(parse_config("listen: 'host:http'\n"), "listen", "number");
+  expect_error(parse_config("listen: 'host:80x'\n"), "listen", "number");
+  expect_error(parse_config("listen: 'host:'\n"), "listen", "number");
+  expect_error(parse_config("listen: 'host:65536'\n"), "listen", "0..65535");
+  expect_error(parse_config("listen: 'host:-1'\n"), "listen", "0..65535");
+}
+
+TEST(Config, ApplyListen) {
+  HttpServerOptions http;
+  EXPECT_TRUE(apply_listen("10.1.2.3:0", &http).ok());
+  EXPECT_EQ(http.host, "10.1.2.3");
+  EXPECT_EQ(http.port, 0);
+  EXPECT_TRUE(apply_listen("[::1]:65535", &http).ok());
+  EXPECT_EQ(http.host, "[::1]");
+  EXPECT_EQ(http.port, 65535);
+
+  HttpServerOptions untouched;
+  untouched.host = "keep";
+  untouched.port = 1;
+  for (const char* bad : {"", "nocolon", ":80", "h:", "h:abc", "h:70000", "h:8080 "}) {
+    auto st = apply_listen(bad, &untouched);
+    EXPECT_EQ(st.code(), Code::invalid_argument) << bad;
+    EXPECT_EQ(st.field(), "listen") << bad;
+  }
+  EXPECT_EQ(untouched.host, "keep");
+  EXPECT_EQ(untouched.port, 1);
+}
+
+TEST(Config, LoadConfigFromFile) {
+  auto path = std::filesystem::path(testing::TempDir()) / ("waybill_config_test_" + std::to_string(::getpid()) + ".yaml");
+  {
+    std::ofstream out(path);
+    out << "listen: 127.0.0.1:7000\nstorage:\n  sync: false\n";
+  }
+  auto r = load_config(path.string());
+  std::filesystem::remove(path);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->http.port, 7000);
+  EXPECT_FALSE(r->engine.writer.sync);
+
+  auto missing = load_config((std::filesystem::path(testing::TempDir()) / "no/such/waybill.yaml").string());
+  expect_error(missing, "config", "cannot read");
+}
+
+}  // namespace
+}  // namespace waybill::runtime
