@@ -24,6 +24,15 @@ std::string idempotency(std::string_view scope, std::string_view key) {
   k += key;
   return k;
 }
+std::string work_order(const std::string& order_id) { return "o/" + order_id; }
+std::string work_booking(const std::string& shipment_id) { return "b/" + shipment_id; }
+std::string manifest_prefix(const std::string& carrier, int64_t day_us) {
+  return carrier + '\0' + format_rfc3339(day_us).substr(0, 10) + '\0';
+}
+std::string manifest(const std::string& carrier, int64_t day_us, const std::string& shipment_id) {
+  return manifest_prefix(carrier, day_us) + shipment_id;
+}
+std::string booked_shipment_id(const std::string& order_id) { return order_id + "-1"; }
 }  // namespace keys
 
 Reply problem_reply(const Status& st) {

@@ -26,6 +26,34 @@ struct OrderActorState {
 
 using OrderActor = caf::stateful_actor<OrderActorState>;
 
+// The shipment waybill books for an order, from the order's current data.
+std::shared_ptr<ShipmentRequest> booking_request(const EntityContext& ctx, const fb::OrderT& o) {
+  auto req = std::make_shared<ShipmentRequest>();
+  CreateForBooking c;
+  auto& s = c.shipment;
+  s.shipment_id = keys::booked_shipment_id(o.order_id);
+  s.order_id = o.order_id;
+  s.service_level = o.service_level;
+  s.ship_from = std::make_unique<fb::PartyT>(o.ship_from ? *o.ship_from : ctx.carriers->default_ship_from);
+  if (o.ship_to) s.ship_to = std::make_unique<fb::PartyT>(*o.ship_to);
+  for (auto& p : o.packages) s.packages.push_back(std::make_unique<fb::PackageT>(*p));
+  s.request_hash = fnv1a64(encode(s));
+  req->command = std::move(c);
+  req->reply = [](Reply) {};
+  return req;
+}
+
+// Booking starts when the warehouse confirms the pack, or at release when the order
+// already carries its packages and the policy says so.
+bool starts_booking(const EntityContext& ctx, const Decision& d, const fb::OrderT& o) {
+  if (!ctx.carriers || ctx.carriers->adapters.empty() || o.packages.empty()) return false;
+  for (auto& ev : d.events) {
+    if (ev.type == "order.packed") return true;
+    if (ev.type == "order.released" && ctx.carriers->book_on_release) return true;
+  }
+  return false;
+}
+
 // Turns an accepted decision into one write: state, events and the idempotency record.
 // `records` are idempotency records (key, request hash) that answer `reply` on replay.
 void persist(OrderActor* self, const Decision& d, const std::vector<IdempotencyClaim>& records,
@@ -46,11 +74,23 @@ void persist(OrderActor* self, const Decision& d, const std::vector<IdempotencyC
     req->ops.push_back({Column::idempotency, rec.record_key,
                         encode_idempotency(rec.request_hash, stored, now)});
   }
+  std::shared_ptr<ShipmentRequest> booking;
+  if (starts_booking(st.ctx, d, o)) {
+    // The work item makes the shipment's creation survive a crash before it happens.
+    req->ops.push_back({Column::work, keys::work_order(st.id), {}});
+    booking = booking_request(st.ctx, o);
+  }
   auto* stats = st.ctx.stats;
+  auto* shipments = st.ctx.shipments;
   size_t n_events = d.events.size();
-  req->on_commit = [reply = std::move(reply), done, stats, n_events](const Status& s, uint64_t) {
+  req->on_commit = [reply = std::move(reply), done, stats, n_events, booking, shipments](const Status& s, uint64_t) {
     if (!s.ok()) stats->write_failures.fetch_add(1, std::memory_order_relaxed);
     else stats->events_emitted.fetch_add(n_events, std::memory_order_relaxed);
+    if (s.ok() && booking) {
+      auto id = std::get<CreateForBooking>(booking->command).shipment.shipment_id;
+      // Refused only at the resident cap; the work item resumes it at the next start.
+      (void)shipments->send(id, caf::make_message(booking));
+    }
     if (done) done(s.ok() ? reply : problem_reply(s));
   };
   auto s = detail::submit_counted(st.ctx, st.handle, std::move(req));
@@ -98,15 +138,31 @@ void handle_request(OrderActor* self, OrderRequest& r) {
     // original request answered, once everything before it is durable.
     bool is_create = std::holds_alternative<CreateOrder>(r.command);
     auto* store = st.ctx.store;
+    auto* writer = st.ctx.writer;
     std::string id = st.id;
+    auto claim = r.idempotency;
     detail::after_commit(self, st.ctx, st.handle, [=](const Status& s) {
       if (!s.ok()) return reply(problem_reply(s));
+      Reply answer;
+      std::optional<StoredReply> stored;
       if (is_create) {
-        auto stored = load_idempotency(*store, keys::idempotency("order.create", id));
-        if (stored) return reply(stored->reply);
+        auto rec = load_idempotency(*store, keys::idempotency("order.create", id));
+        if (rec) stored = std::move(*rec);
       }
-      auto fresh = read_order_json(*store, id);
-      reply(fresh ? Reply{200, *fresh} : problem_reply(fresh.status()));
+      if (stored) {
+        answer = stored->reply;
+      } else {
+        auto fresh = read_order_json(*store, id);
+        answer = fresh ? Reply{200, *fresh} : problem_reply(fresh.status());
+      }
+      if (!claim || answer.problem) return reply(answer);
+      // The caller's Idempotency-Key must replay this answer too, even though the
+      // state did not change: store it before answering.
+      auto req = std::make_unique<storage::WriteRequest>();
+      req->ops.push_back({Column::idempotency, claim->record_key,
+                          encode_idempotency(claim->request_hash, answer, now_us())});
+      req->on_commit = [reply, answer](const Status& st2, uint64_t) { reply(st2.ok() ? answer : problem_reply(st2)); };
+      if (auto st3 = writer->submit(std::move(req)); !st3.ok()) reply(problem_reply(st3));
     });
     return;
   }
@@ -143,6 +199,16 @@ caf::behavior order_actor(OrderActor* self, EntityContext ctx, std::string id,
       [=](std::shared_ptr<std::function<void()>>& task) {
         (*task)();
         self->state.handle->done();
+      },
+      [=](ResumeWork) {
+        // Start-up found this order waiting for its booked shipment: create it (again;
+        // creation is idempotent on the deterministic shipment id).
+        auto& s = self->state;
+        if (s.order && s.ctx.carriers && !s.order->packages.empty()) {
+          auto req = booking_request(s.ctx, *s.order);
+          (void)s.ctx.shipments->send(keys::booked_shipment_id(s.id), caf::make_message(std::move(req)));
+        }
+        s.handle->done();
       },
       [=](passivate_atom) { self->quit(); },
   };

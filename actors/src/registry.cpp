@@ -1,5 +1,6 @@
 #include "waybill/actors/registry.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <list>
@@ -36,6 +37,8 @@ struct EntityRegistry::Shard {
 EntityRegistry::EntityRegistry(std::string kind, RegistryOptions options, Spawner spawner)
     : kind_(std::move(kind)), options_(options), spawner_(std::move(spawner)) {
   assert(options_.shards > 0 && options_.max_resident > 0);
+  // Every shard holds at least one actor, so no more shards than the cap allows.
+  options_.shards = std::min(options_.shards, options_.max_resident);
   for (size_t i = 0; i < options_.shards; ++i) {
     shards_.push_back(std::make_unique<Shard>());
     shards_.back()->max_resident = std::max<size_t>(1, options_.max_resident / options_.shards);
@@ -81,8 +84,7 @@ bool EntityRegistry::evict_one(Shard& shard) {
   for (auto it = shard.lru.rbegin(); it != shard.lru.rend() && looked < 64; ++it, ++looked) {
     auto e = shard.entries.find(*it);
     assert(e != shard.entries.end());
-    auto& h = *e->second.handle;
-    if (h.inflight.load() != 0 || h.pending_writes.load() != 0) continue;
+    if (!e->second.handle->idle()) continue;
     caf::anon_send(e->second.actor, passivate_atom_v);
     shard.lru.erase(e->second.lru);
     shard.entries.erase(e);
@@ -102,8 +104,7 @@ size_t EntityRegistry::sweep_shard(Shard& shard, int64_t idle_before_ms) {
     auto e = shard.entries.find(*cur);
     assert(e != shard.entries.end());
     if (e->second.last_used_ms >= idle_before_ms) break;  // the rest is more recent
-    auto& h = *e->second.handle;
-    if (h.inflight.load() != 0 || h.pending_writes.load() != 0) {
+    if (!e->second.handle->idle()) {
       it = cur;
       continue;
     }
@@ -121,6 +122,16 @@ size_t EntityRegistry::sweep(int64_t now_ms) {
   size_t n = 0;
   for (auto& s : shards_) n += sweep_shard(*s, now_ms - options_.idle_timeout_ms);
   return n;
+}
+
+void EntityRegistry::stop_all() {
+  for (auto& s : shards_) {
+    std::lock_guard<std::mutex> lock(s->mutex);
+    for (auto& [id, e] : s->entries) caf::anon_send_exit(e.actor, caf::exit_reason::user_shutdown);
+    resident_.fetch_sub(s->entries.size(), std::memory_order_relaxed);
+    s->entries.clear();
+    s->lru.clear();
+  }
 }
 
 size_t EntityRegistry::passivate_all() {

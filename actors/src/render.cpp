@@ -166,6 +166,55 @@ std::string render_shipment(const fb::ShipmentT& s, std::vector<fb::MilestoneT> 
     for (auto& p : s.packages) package(w, *p);
     w.EndArray();
   }
+  if (s.booking_state != fb::BookingState::none || !s.reference.empty()) {
+    static const char* const states[] = {"none", "selecting", "requested", "in_doubt", "booked", "rejected", "voided"};
+    w.Key("booking");
+    w.StartObject();
+    str(w, "state", states[static_cast<int>(s.booking_state)]);
+    str_opt(w, "reference", s.reference);
+    str_opt(w, "carrier_shipment_id", s.carrier_shipment_id);
+    str_opt(w, "selection_reason", s.selection_reason);
+    if (s.profile_version) {
+      w.Key("profile_version");
+      w.Uint(s.profile_version);
+    }
+    w.Key("rounds");
+    w.Uint(s.booking_rounds);
+    str_opt(w, "pickup_confirmation", s.pickup_confirmation);
+    w.EndObject();
+    str(w, "service_level", name(s.service_level));
+    party(w, "ship_from", s.ship_from.get());
+    party(w, "ship_to", s.ship_to.get());
+  }
+  if (!s.exception_reason.empty()) {
+    w.Key("exception");
+    w.StartObject();
+    str(w, "reason", s.exception_reason);
+    str_opt(w, "message", s.exception_message);
+    str_opt(w, "carrier_code", s.exception_carrier_code);
+    w.EndObject();
+  }
+  if (s.rate && s.rate->total) {
+    w.Key("rate");
+    w.StartObject();
+    str(w, "carrier", s.rate->carrier);
+    str(w, "service", s.rate->service);
+    money(w, "total", s.rate->total.get());
+    time_field(w, "quoted_at", s.rate->quoted_us);
+    w.EndObject();
+  }
+  if (!s.labels.empty()) {
+    w.Key("labels");
+    w.StartArray();
+    for (auto& l : s.labels) {
+      w.StartObject();
+      str(w, "tracking_number", l->tracking_number);
+      str(w, "format", l->format);
+      str_opt(w, "data", l->data_ref);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   w.Key("milestones");
   w.StartArray();
   for (auto& m : ms) milestone(w, m);

@@ -1,25 +1,14 @@
-#include <caf/event_based_actor.hpp>
-#include <caf/stateful_actor.hpp>
+#include "shipment_actor.hpp"
 
-#include "actor_support.hpp"
 #include "waybill/actors/reads.hpp"
 #include "waybill/actors/render.hpp"
 
-namespace waybill::actors {
-
-namespace {
+namespace waybill::actors::detail {
 
 using storage::Column;
+using B = fb::BookingState;
 
-struct ShipmentActorState {
-  EntityContext ctx;
-  std::string id;
-  std::shared_ptr<EntityHandle> handle;
-  std::optional<ShipmentState> shipment;
-  Status load_error;
-};
-
-using ShipmentActor = caf::stateful_actor<ShipmentActorState>;
+namespace {
 
 Status load(ShipmentActorState& st) {
   auto header = load_shipment(*st.ctx.store, st.id);
@@ -52,17 +41,141 @@ void notify_order(const EntityContext& ctx, const fb::ShipmentT& h) {
   (void)ctx.orders->send(h.order_id, caf::make_message(std::move(req)));
 }
 
-void handle_register(ShipmentActor* self, ShipmentRequest& r) {
+std::string exception_record(const fb::ShipmentT& h, int64_t now) {
+  fb::ShipmentT rec;  // the queue entry: just what filters and operators need
+  rec.shipment_id = h.shipment_id;
+  rec.order_id = h.order_id;
+  rec.carrier = h.carrier;
+  rec.service = h.service;
+  rec.exception_reason = h.exception_reason;
+  rec.exception_message = h.exception_message;
+  rec.exception_carrier_code = h.exception_carrier_code;
+  if (h.ship_to) rec.ship_to = std::make_unique<fb::PartyT>(*h.ship_to);
+  rec.updated_us = now;
+  return encode(rec);
+}
+
+// Index writes implied by a change of the header (same batch as the state).
+void index_ops(const fb::ShipmentT* before, const fb::ShipmentT& after, int64_t now,
+               std::vector<storage::WriteOp>* ops) {
+  const std::string& id = after.shipment_id;
+  bool was_open = before && booking_open(before->booking_state);
+  bool is_open = booking_open(after.booking_state);
+  if (is_open && !was_open) ops->push_back({Column::work, keys::work_booking(id), {}});
+  if (!is_open && was_open) ops->push_back({Column::work, keys::work_booking(id), {}, true});
+  bool was_exc = before && before->booking_state == B::rejected;
+  bool is_exc = after.booking_state == B::rejected;
+  if (is_exc) ops->push_back({Column::exceptions, id, exception_record(after, now)});
+  if (was_exc && !is_exc) ops->push_back({Column::exceptions, id, {}, true});
+  for (auto& tn : after.tracking_numbers) {
+    bool known = before && std::find(before->tracking_numbers.begin(), before->tracking_numbers.end(), tn) !=
+                               before->tracking_numbers.end();
+    if (!known) ops->push_back({Column::tracking_index, keys::tracking(after.carrier, tn), id});
+  }
+  if (after.booking_state == B::booked && (!before || before->booking_state != B::booked)) {
+    std::string tns;
+    for (auto& tn : after.tracking_numbers) tns += (tns.empty() ? "" : ",") + tn;
+    ops->push_back({Column::manifests, keys::manifest(after.carrier, now, id), tns});
+  }
+  if (!before && !after.order_id.empty()) {
+    ops->push_back({Column::order_shipments, keys::order_shipment(after.order_id, id), {}});
+    // The order's "create my shipment" work item is done once the shipment exists.
+    ops->push_back({Column::work, keys::work_order(after.order_id), {}, true});
+  }
+}
+
+}  // namespace
+
+void poke(ShipmentActor* self, caf::message msg) {
+  self->state.handle->inflight.fetch_add(1, std::memory_order_acq_rel);
+  caf::anon_send(caf::actor_cast<caf::actor>(self), std::move(msg));
+}
+
+void persist(ShipmentActor* self, const ShipmentDecision& d, std::optional<ShipmentState> before,
+             std::vector<storage::WriteOp> extra, std::function<void(const Status&)> after) {
   auto& st = self->state;
-  auto reply = std::move(r.reply);
-  if (!st.load_error.ok()) return reply(problem_reply(st.load_error));
-  auto d = decide(st.shipment, r.command, now_us());
+  auto& h = st.shipment->header;
+  const int64_t now = h.updated_us;
+  auto req = std::make_unique<storage::WriteRequest>();
+  req->ops.push_back({Column::shipments, st.id, encode(h)});
+  index_ops(before ? &before->header : nullptr, h, now, &req->ops);
+  for (auto& op : extra) req->ops.push_back(std::move(op));
+  uint64_t seq = h.version - d.events.size();
+  for (auto& ev : d.events)
+    req->events.push_back(encode_event(ev, fb::EntityKind::shipment, st.id, ++seq, h.order_id, now,
+                                       OrderStatus::received, h.status));
+  auto ctx = st.ctx;
+  bool was_open = before && booking_open(before->header.booking_state);
+  bool is_open = booking_open(h.booking_state);
+  bool booking_changed = !before || before->header.booking_state != h.booking_state;
+  std::optional<fb::ShipmentT> notify;
+  if (d.status_changed) notify = h;
+  size_t n_events = d.events.size();
+  B state_now = h.booking_state;
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  auto handle = st.handle;
+  req->on_commit = [=](const Status& s, uint64_t) {
+    if (s.ok()) {
+      ctx.stats->events_emitted.fetch_add(n_events, std::memory_order_relaxed);
+      if (is_open && !was_open) ctx.stats->booking_backlog++;
+      if (was_open && !is_open) ctx.stats->booking_backlog--;
+      if (booking_changed && state_now == B::booked) ctx.stats->bookings_confirmed++;
+      if (booking_changed && state_now == B::rejected) ctx.stats->exceptions_raised++;
+      if (booking_changed && state_now == B::in_doubt) ctx.stats->bookings_in_doubt++;
+      if (notify) notify_order(ctx, *notify);
+      // A new booking state may call for the next carrier call: drive it in the actor.
+      if (booking_changed && (is_open || state_now == B::booked)) {
+        handle->inflight.fetch_add(1, std::memory_order_acq_rel);
+        caf::anon_send(me, drive_atom::value);
+      }
+    } else {
+      ctx.stats->write_failures.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (after) after(s);
+  };
+  auto submitted = submit_counted(st.ctx, st.handle, std::move(req));
+  if (!submitted.ok()) {
+    st.shipment = std::move(before);
+    if (after) after(submitted);
+  }
+}
+
+void decide_and_reply(ShipmentActor* self, ShipmentDecision d, std::optional<ShipmentState> before, ReplyFn reply,
+                      int success_status) {
+  auto& st = self->state;
   if (!d.status.ok() || d.events.empty()) {
     if (!d.status.ok()) st.ctx.stats->commands_rejected.fetch_add(1, std::memory_order_relaxed);
     auto* store = st.ctx.store;
     std::string id = st.id;
     Status rejection = d.status;
-    detail::after_commit(self, st.ctx, st.handle, [=](const Status& s) {
+    after_commit(self, st.ctx, st.handle, [=](const Status& s) {
+      if (!reply) return;
+      if (!s.ok()) return reply(problem_reply(s));
+      if (!rejection.ok()) return reply(problem_reply(rejection));
+      auto json = read_shipment_json(*store, id);
+      reply(json ? Reply{200, *json} : problem_reply(json.status()));
+    });
+    return;
+  }
+  Reply answer{success_status, render_shipment(st.shipment->header, {}), false};
+  persist(self, d, std::move(before), {}, [reply, answer](const Status& s) {
+    if (reply) reply(s.ok() ? answer : problem_reply(s));
+  });
+}
+
+namespace {
+
+void handle_register(ShipmentActor* self, ShipmentRequest& r, const RegisterShipment& cmd) {
+  auto& st = self->state;
+  auto reply = std::move(r.reply);
+  auto before = st.shipment;
+  auto d = decide(st.shipment, cmd, now_us());
+  if (!d.status.ok() || d.events.empty()) {
+    if (!d.status.ok()) st.ctx.stats->commands_rejected.fetch_add(1, std::memory_order_relaxed);
+    auto* store = st.ctx.store;
+    std::string id = st.id;
+    Status rejection = d.status;
+    after_commit(self, st.ctx, st.handle, [=](const Status& s) {
       if (!s.ok()) return reply(problem_reply(s));
       if (!rejection.ok()) return reply(problem_reply(rejection));
       auto stored = load_idempotency(*store, keys::idempotency("shipment.create", id));
@@ -75,36 +188,19 @@ void handle_register(ShipmentActor* self, ShipmentRequest& r) {
   Reply answer{r.success_status, render_shipment(h, {}), false};
   Reply replay = answer;
   replay.status = 200;
-  auto req = std::make_unique<storage::WriteRequest>();
-  req->ops.push_back({Column::shipments, st.id, encode(h)});
-  for (auto& tn : h.tracking_numbers) req->ops.push_back({Column::tracking_index, keys::tracking(h.carrier, tn), st.id});
-  if (!h.order_id.empty()) req->ops.push_back({Column::order_shipments, keys::order_shipment(h.order_id, st.id), {}});
-  req->ops.push_back({Column::idempotency, keys::idempotency("shipment.create", st.id),
-                      encode_idempotency(h.request_hash, replay, now)});
+  std::vector<storage::WriteOp> extra;
+  extra.push_back({Column::idempotency, keys::idempotency("shipment.create", st.id),
+                   encode_idempotency(h.request_hash, replay, now)});
   if (r.idempotency)
-    req->ops.push_back({Column::idempotency, r.idempotency->record_key,
-                        encode_idempotency(r.idempotency->request_hash, answer, now)});
-  for (auto& ev : d.events)
-    req->events.push_back(detail::encode_event(ev, fb::EntityKind::shipment, st.id, h.version, h.order_id,
-                                               now, OrderStatus::received, h.status));
-  auto ctx = st.ctx;
-  auto header = h;
-  req->on_commit = [ctx, header, reply, answer](const Status& s, uint64_t) {
-    if (!s.ok()) return reply(problem_reply(s));
-    ctx.stats->events_emitted.fetch_add(1, std::memory_order_relaxed);
-    notify_order(ctx, header);
-    reply(answer);
-  };
-  auto s = detail::submit_counted(st.ctx, st.handle, std::move(req));
-  if (!s.ok()) {
-    st.shipment.reset();
-    reply(problem_reply(s));
-  }
+    extra.push_back({Column::idempotency, r.idempotency->record_key,
+                     encode_idempotency(r.idempotency->request_hash, answer, now)});
+  persist(self, d, std::move(before), std::move(extra), [reply, answer](const Status& s) {
+    reply(s.ok() ? answer : problem_reply(s));
+  });
 }
 
 void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
   auto& st = self->state;
-  auto& stats = *st.ctx.stats;
   auto batch = b.batch;
   if (!st.load_error.ok() || !st.shipment) {
     Status why = st.load_error.ok() ? Status{Code::not_found, "shipment '" + st.id + "' not found", "tracking_number"}
@@ -133,15 +229,13 @@ void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
     req->ops.push_back({Column::milestones, keys::milestone(st.id, h.milestone_count - 1),
                         encode(item.command.milestone)});
     for (auto& ev : d.events)
-      req->events.push_back(detail::encode_event(ev, fb::EntityKind::shipment, st.id, h.version, h.order_id,
-                                                 now, OrderStatus::received, h.status));
+      req->events.push_back(encode_event(ev, fb::EntityKind::shipment, st.id, h.version, h.order_id, now,
+                                         OrderStatus::received, h.status));
   }
-  const bool changed = s.history.size() != history_before;
-  if (changed) req->ops.push_back({Column::shipments, st.id, encode(s.header)});
+  if (s.history.size() != history_before) req->ops.push_back({Column::shipments, st.id, encode(s.header)});
   auto ctx = st.ctx;
-  const bool status_changed = s.header.status != status_before;
   std::optional<fb::ShipmentT> notify;
-  if (status_changed) notify = s.header;
+  if (s.header.status != status_before) notify = s.header;
   size_t n_events = req->events.size();
   // Every line is settled only after the write (or, with nothing to write, a barrier)
   // commits: a "duplicate" answer must not be given for an original still in flight.
@@ -152,8 +246,8 @@ void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
         batch->settle(line, {"rejected", st, r.shipment_id});
         continue;
       }
-      auto& counter = r.outcome == "applied" ? ctx.stats->milestones_applied
-                      : r.outcome == "late"  ? ctx.stats->milestones_late
+      auto& counter = r.outcome == "applied"     ? ctx.stats->milestones_applied
+                      : r.outcome == "late"      ? ctx.stats->milestones_late
                       : r.outcome == "duplicate" ? ctx.stats->milestones_duplicate
                                                  : ctx.stats->milestones_rejected;
       counter.fetch_add(1, std::memory_order_relaxed);
@@ -162,13 +256,31 @@ void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
     if (st.ok()) ctx.stats->events_emitted.fetch_add(n_events, std::memory_order_relaxed);
     if (st.ok() && notify) notify_order(ctx, *notify);
   };
-  (void)stats;
-  auto submitted = detail::submit_counted(st.ctx, st.handle, std::move(req));
+  auto submitted = submit_counted(st.ctx, st.handle, std::move(req));
   if (!submitted.ok()) {
     s.header = header_before;
     s.history.resize(history_before);
     for (auto& item : b.items) batch->settle(item.line, {"rejected", submitted, st.id});
   }
+}
+
+void handle_request(ShipmentActor* self, ShipmentRequest& r) {
+  auto& st = self->state;
+  if (!st.load_error.ok()) return r.reply(problem_reply(st.load_error));
+  std::visit(
+      [&](auto& cmd) {
+        using C = std::decay_t<decltype(cmd)>;
+        if constexpr (std::is_same_v<C, RegisterShipment>) {
+          handle_register(self, r, cmd);
+        } else if constexpr (std::is_same_v<C, VoidShipment>) {
+          handle_void(self, std::move(r.reply));
+        } else {
+          auto before = st.shipment;
+          auto d = decide(st.shipment, cmd, now_us());
+          decide_and_reply(self, std::move(d), std::move(before), std::move(r.reply), r.success_status);
+        }
+      },
+      r.command);
 }
 
 caf::behavior shipment_actor(ShipmentActor* self, EntityContext ctx, std::string id,
@@ -180,11 +292,28 @@ caf::behavior shipment_actor(ShipmentActor* self, EntityContext ctx, std::string
   st.load_error = load(st);
   return {
       [=](std::shared_ptr<ShipmentRequest>& r) {
-        handle_register(self, *r);
+        handle_request(self, *r);
         self->state.handle->done();
       },
       [=](std::shared_ptr<MilestoneBatch>& b) {
         handle_milestones(self, *b);
+        self->state.handle->done();
+      },
+      [=](std::shared_ptr<BookingOutcome>& o) {
+        handle_booking_outcome(self, *o);
+        self->state.handle->done();
+      },
+      [=](ResumeWork) {
+        self->state.resumed = true;  // a "requested" booking may have been sent before the restart
+        drive(self);
+        self->state.handle->done();
+      },
+      [=](drive_atom) {
+        drive(self);
+        self->state.handle->done();
+      },
+      [=](lookup_due_atom) {
+        handle_lookup_due(self);
         self->state.handle->done();
       },
       [=](std::shared_ptr<std::function<void()>>& task) {
@@ -196,10 +325,13 @@ caf::behavior shipment_actor(ShipmentActor* self, EntityContext ctx, std::string
 }
 
 }  // namespace
+}  // namespace waybill::actors::detail
+
+namespace waybill::actors {
 
 caf::actor spawn_shipment_actor(caf::actor_system& sys, const EntityContext& ctx,
                                 const std::string& shipment_id, std::shared_ptr<EntityHandle> handle) {
-  return sys.spawn<caf::lazy_init>(shipment_actor, ctx, shipment_id, std::move(handle));
+  return sys.spawn<caf::lazy_init>(detail::shipment_actor, ctx, shipment_id, std::move(handle));
 }
 
 }  // namespace waybill::actors

@@ -80,8 +80,10 @@ ShipmentDecision decide(std::optional<ShipmentState>& state, AddMilestone& c, in
                                        std::to_string(kMaxMilestonesPerShipment) + " milestones)"}, {}};
 
   auto& h = s.header;
-  auto current = std::make_tuple(phase(h.status), h.current_event_time_us, h.current_sequence);
-  auto incoming = std::make_tuple(phase(m.status), m.event_time_us, m.sequence);
+  // The status itself breaks ties (carriers often report whole seconds and no sequence),
+  // so the outcome never depends on arrival order.
+  auto current = std::make_tuple(phase(h.status), h.current_event_time_us, h.current_sequence, static_cast<int>(h.status));
+  auto incoming = std::make_tuple(phase(m.status), m.event_time_us, m.sequence, static_cast<int>(m.status));
   ShipmentDecision d;
   m.applied = incoming > current;
   d.outcome = m.applied ? MilestoneOutcome::applied : MilestoneOutcome::late;

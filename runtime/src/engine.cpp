@@ -7,13 +7,21 @@
 #include <thread>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
 #include <caf/atom.hpp>
 
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "waybill/actors/carrier_adapter.hpp"
+#include "waybill/runtime/http_client.hpp"
 #include "waybill/runtime/metrics.hpp"
 
 namespace waybill::runtime {
 
 struct Engine::Impl {
+  // (declared public in the header so the helpers below can take it)
   EngineOptions options;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<storage::GroupCommitWriter> writer;
@@ -23,7 +31,10 @@ struct Engine::Impl {
   actors::EntityContext ctx;
   std::unique_ptr<actors::EntityRegistry> orders;
   std::unique_ptr<actors::EntityRegistry> shipments;
+  actors::CarrierDirectory carriers;
+  std::unique_ptr<HttpClient> client;
   std::thread sweeper;
+  std::thread resumer;
   std::mutex sweep_mutex;
   std::condition_variable sweep_cv;
   bool stopping = false;
@@ -31,6 +42,83 @@ struct Engine::Impl {
 };
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+namespace {
+
+actors::CarrierTransport transport_over(HttpClient* client) {
+  return [client](actors::CarrierHttpRequest in, std::function<void(actors::CarrierHttpResult)> done) {
+    ClientRequest req;
+    req.method = std::move(in.method);
+    req.host = std::move(in.host);
+    req.port = in.port;
+    req.target = std::move(in.target);
+    req.content_type = std::move(in.content_type);
+    req.body = std::move(in.body);
+    req.headers = std::move(in.headers);
+    req.timeout_ms = in.timeout_ms;
+    client->send(std::move(req), [done = std::move(done)](ClientResult r) {
+      actors::CarrierHttpResult out;
+      out.answered = r.status.ok();
+      out.maybe_sent = r.failure == TransportFailure::maybe_sent;
+      out.status = r.response.status;
+      out.body = std::move(r.response.body);
+      out.headers = std::move(r.response.headers);
+      out.error = r.status.message();
+      done(std::move(out));
+    });
+  };
+}
+
+Status start_carriers(Engine::Impl& s) {
+  auto& b = s.options.booking;
+  if (b.carriers_dir.empty() || !std::filesystem::is_directory(b.carriers_dir)) {
+    spdlog::info("no carrier profiles in '{}': carrier booking is off", b.carriers_dir);
+    return {};
+  }
+  auto profiles = actors::load_carrier_profiles(b.carriers_dir);
+  if (!profiles) return profiles.status();
+  auto& dir = s.carriers;
+  dir.profiles = std::move(*profiles);
+  if (b.selection == "cheapest") dir.rule = actors::SelectionRule::cheapest;
+  else if (b.selection == "fastest") dir.rule = actors::SelectionRule::fastest;
+  else if (b.selection == "preferred") dir.rule = actors::SelectionRule::preferred;
+  else return {Code::invalid_argument, "must be cheapest, fastest or preferred", "booking.selection"};
+  dir.book_on_release = b.book_on_release;
+  dir.default_ship_from = b.default_ship_from;
+  HttpClientOptions client_options;
+  client_options.threads = b.client_threads;
+  s.client = std::make_unique<HttpClient>(client_options);
+  uint64_t seed = 1;
+  for (auto& p : dir.profiles) {
+    auto stats = std::make_shared<actors::AdapterStats>();
+    dir.stats[p.name] = stats;
+    dir.adapters[p.name] = actors::spawn_carrier_adapter(*s.system, p, transport_over(s.client.get()), stats, seed++);
+    spdlog::info("carrier {} v{} at {}:{}{} ({} services)", p.name, p.version, p.host, p.port, p.base_path,
+                 p.services.size());
+  }
+  return {};
+}
+
+// Sends ResumeWork to every entity with outstanding work, in the background so that
+// readiness does not wait for it (bounded by the work outstanding, not by the store).
+void resume_work(Engine::Impl& s) {
+  constexpr size_t kMaxResumed = 1000000;
+  size_t orders = 0, bookings = 0;
+  (void)s.store->scan_prefix(storage::Column::work, "", kMaxResumed, [&](std::string_view key, std::string_view) {
+    if (s.stopping) return false;
+    std::string id(key.substr(2));
+    if (key.rfind("o/", 0) == 0 && s.orders->send(id, caf::make_message(actors::ResumeWork{})).ok()) ++orders;
+    if (key.rfind("b/", 0) == 0) {
+      ++bookings;
+      (void)s.shipments->send(id, caf::make_message(actors::ResumeWork{}));
+    }
+    return true;
+  });
+  s.stats.booking_backlog += static_cast<int64_t>(bookings);
+  if (orders + bookings > 0) spdlog::info("resumed {} order(s) and {} booking(s) under way", orders, bookings);
+}
+
+}  // namespace
 
 Engine::~Engine() { stop(); }
 
@@ -68,6 +156,8 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions& options, Metr
       });
   raw->ctx.orders = raw->orders.get();
   raw->ctx.shipments = raw->shipments.get();
+  if (auto st = start_carriers(*raw); !st.ok()) return st;
+  if (!raw->carriers.adapters.empty()) raw->ctx.carriers = &raw->carriers;
   if (metrics) metrics->attach(&raw->stats, raw->orders.get(), raw->shipments.get(), raw->writer.get());
 
   raw->sweeper = std::thread([raw] {
@@ -83,6 +173,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions& options, Metr
       lock.lock();
     }
   });
+  if (raw->ctx.carriers) raw->resumer = std::thread([raw] { resume_work(*raw); });
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
@@ -95,6 +186,10 @@ void Engine::stop() {
   }
   s.sweep_cv.notify_all();
   if (s.sweeper.joinable()) s.sweeper.join();
+  if (s.resumer.joinable()) s.resumer.join();
+  // No new carrier answers from here on: calls under way resume after the restart.
+  if (s.client) s.client->stop();
+  for (auto& [name, adapter] : s.carriers.adapters) caf::anon_send_exit(adapter, caf::exit_reason::user_shutdown);
   // Let actors finish what they hold, then commit what is queued.
   for (int i = 0; i < 200 && s.writer->queue_depth() > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -106,6 +201,8 @@ void Engine::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   s.writer->stop();
+  s.orders->stop_all();
+  s.shipments->stop_all();
   s.system.reset();  // joins CAF workers once every actor has quit
   s.orders.reset();
   s.shipments.reset();
@@ -120,5 +217,7 @@ actors::EntityRegistry& Engine::shipments() { return *impl_->shipments; }
 actors::ActorStats& Engine::stats() { return impl_->stats; }
 caf::actor_system& Engine::system() { return *impl_->system; }
 bool Engine::ready() const { return !impl_->stopped.load() && impl_->writer->healthy(); }
+const actors::CarrierDirectory& Engine::carriers() const { return impl_->carriers; }
+const BookingOptions& Engine::booking_options() const { return impl_->options.booking; }
 
 }  // namespace waybill::runtime

@@ -115,7 +115,8 @@ simdjson::dom::parser& thread_parser(const IntakeLimits& lim) {
   thread_local size_t depth = 0;
   if (depth != lim.max_depth) {
     // Growing the capacity later keeps this depth limit.
-    if (parser.allocate(64 << 10, lim.max_depth) != simdjson::SUCCESS) throw std::bad_alloc();
+    // simdjson counts the document itself as a level: one more accepts max_depth nestings.
+    if (parser.allocate(64 << 10, lim.max_depth + 1) != simdjson::SUCCESS) throw std::bad_alloc();
     depth = lim.max_depth;
   }
   return parser;
@@ -159,6 +160,7 @@ Status to_units(Fields& f, std::string_view key, int64_t* out, double scale, dou
   if (positive && v == 0) return bad(f.path(key), "must be greater than zero");
   if (v > max) return bad(f.path(key), "must be at most " + std::to_string(static_cast<int64_t>(max)));
   *out = std::llround(v * scale);
+  if (positive && *out == 0) return bad(f.path(key), "is too small: it rounds to zero");
   return {};
 }
 

@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <chrono>
+#include <thread>
 
 #include <boost/lockfree/queue.hpp>
 #include <rocksdb/db.h>
@@ -27,7 +28,14 @@ GroupCommitWriter::GroupCommitWriter(Store& store, WriterOptions options)
 GroupCommitWriter::~GroupCommitWriter() { stop(); }
 
 Status GroupCommitWriter::submit(std::unique_ptr<WriteRequest> request) {
-  if (stopping_.load(std::memory_order_acquire))
+  // Counted from before the stop check to after the push, so that stop() can wait for
+  // every submit that passed the check: each one is either refused or committed.
+  submitting_.fetch_add(1);
+  struct Uncount {
+    std::atomic<int>& n;
+    ~Uncount() { n.fetch_sub(1); }
+  } uncount{submitting_};
+  if (stopping_.load())
     return {Code::unavailable, "storage writer is stopping"};
   if (failed_.load(std::memory_order_acquire))
     return {Code::unavailable, "storage writer failed; the server needs attention"};
@@ -68,7 +76,15 @@ void GroupCommitWriter::run() {
       batch.clear();
       continue;
     }
-    if (stopping_.load()) return;  // queue observed empty after stop was requested
+    if (stopping_.load()) {
+      // Submits that passed their stop check before it was set may still be pushing.
+      if (submitting_.load() > 0) {
+        std::this_thread::yield();
+        continue;
+      }
+      if (queue_->q.empty()) return;
+      continue;  // drain what they pushed
+    }
     std::unique_lock<std::mutex> lock(wake_mutex_);
     writer_waiting_.store(true);
     if (queue_->q.empty() && !stopping_.load())

@@ -63,6 +63,7 @@ class EngineTest : public ::testing::Test {
     o.store.write_buffer_mb = 4;
     o.store.background_jobs = 1;
     o.writer.sync = false;
+    o.booking.carriers_dir.clear();  // core behaviour only: no carrier booking
     o.scheduler_threads = 2;
     o.orders = actors::RegistryOptions{1000, 60000, 4};
     o.shipments = actors::RegistryOptions{1000, 60000, 4};
@@ -260,7 +261,7 @@ TEST_F(EngineTest, IdempotencyKeyReplaysAndRejectsMismatch) {
 // An accepted no-op (a repeated release) answers 200 but writes no idempotency record,
 // so a retry with the same Idempotency-Key after the order moved on is not replayed:
 // it is executed again and answers 409.
-TEST_F(EngineTest, DISABLED_IdempotencyKeyReplaysAcceptedNoOp) {
+TEST_F(EngineTest, IdempotencyKeyReplaysAcceptedNoOp) {
   ASSERT_EQ(post("/v1/orders", order_json("ORD-N")).status, 201);
   ASSERT_EQ(post("/v1/orders/ORD-N/release").status, 200);
   auto noop = post("/v1/orders/ORD-N/release", "", "noop-key");

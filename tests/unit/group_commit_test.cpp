@@ -376,7 +376,7 @@ TEST(GroupCommit, SubmitAfterStopIsUnavailable) {
 // submit() checks `stopping_` and only then pushes. If stop() runs in between, the
 // writer can see the queue empty and exit before the push lands: submit() returns ok,
 // yet the request is never committed and its completion never runs (it also leaks).
-TEST(GroupCommit, DISABLED_SubmitRacingStopIsCompletedOrRefused) {
+TEST(GroupCommit, SubmitRacingStopIsCompletedOrRefused) {
   TempDir dir("gc_stop_race");
   auto store = open_store(dir);
   ASSERT_TRUE(store);

@@ -269,7 +269,7 @@ TEST_F(RegistryTest, CapHoldsWithSeveralShards) {
 // RegistryOptions::max_resident is "most resident actors of this kind", but each shard
 // gets max(1, max_resident / shards) slots: with fewer slots than shards every shard
 // still keeps one, so up to `shards` actors stay resident.
-TEST_F(RegistryTest, DISABLED_CapHoldsWithMoreShardsThanCap) {
+TEST_F(RegistryTest, CapHoldsWithMoreShardsThanCap) {
   auto reg = make(2, 60000, 8);
   size_t peak = 0;
   for (int i = 0; i < 64; ++i) {

@@ -19,6 +19,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 
+#include "waybill/actors/booking_logic.hpp"
 #include "waybill/actors/order_logic.hpp"
 #include "waybill/actors/registry.hpp"
 #include "waybill/actors/shipment_logic.hpp"
@@ -54,8 +55,11 @@ struct OrderRequest {
   int success_status = 200;  // 201 for creation
 };
 
+/// Asks a booked shipment's carrier to void its unused label.
+struct VoidShipment {};
+
 struct ShipmentRequest {
-  RegisterShipment command;
+  std::variant<RegisterShipment, CreateForBooking, ResolveException, VoidShipment> command;
   ReplyFn reply;
   std::optional<IdempotencyClaim> idempotency;
   int success_status = 201;
@@ -106,6 +110,29 @@ struct ActorStats {
   std::atomic<uint64_t> commands_rejected{0};
   std::atomic<uint64_t> events_emitted{0};
   std::atomic<uint64_t> write_failures{0};
+  std::atomic<int64_t> booking_backlog{0};  // shipments between creation and booked/rejected
+  std::atomic<uint64_t> bookings_confirmed{0};
+  std::atomic<uint64_t> bookings_in_doubt{0};
+  std::atomic<uint64_t> bookings_resolved_by_lookup{0};
+  std::atomic<uint64_t> exceptions_raised{0};
+};
+
+/// Carriers known to this node and how shipments are booked with them.
+struct CarrierDirectory {
+  std::vector<CarrierProfile> profiles;
+  std::map<std::string, caf::actor> adapters;                    // by carrier name
+  std::map<std::string, std::shared_ptr<AdapterStats>> stats;    // by carrier name
+  SelectionRule rule = SelectionRule::cheapest;
+  /// Book at release when the order already has its packages (no pack step).
+  bool book_on_release = false;
+  /// Used when an order names no ship-from party (the shipper's warehouse).
+  fb::PartyT default_ship_from;
+
+  const CarrierProfile* profile(const std::string& name) const {
+    for (auto& p : profiles)
+      if (p.name == name) return &p;
+    return nullptr;
+  }
 };
 
 struct EntityContext {
@@ -114,7 +141,12 @@ struct EntityContext {
   EntityRegistry* orders = nullptr;
   EntityRegistry* shipments = nullptr;
   ActorStats* stats = nullptr;
+  const CarrierDirectory* carriers = nullptr;  // null: no carrier booking on this node
 };
+
+/// Sent at start-up to entities with outstanding work ("work" column): an order waiting
+/// for its shipment, a shipment with a booking under way when the process stopped.
+struct ResumeWork {};
 
 /// Spawners for EntityRegistry: the actor loads its state when it starts.
 caf::actor spawn_order_actor(caf::actor_system& sys, const EntityContext& ctx,
@@ -130,6 +162,12 @@ std::string tracking(const std::string& carrier, const std::string& tracking_num
 std::string order_shipment(const std::string& order_id, const std::string& shipment_id);
 std::string order_shipment_prefix(const std::string& order_id);
 std::string idempotency(std::string_view scope, std::string_view key);
+std::string work_order(const std::string& order_id);        // order waiting for its shipment
+std::string work_booking(const std::string& shipment_id);   // booking under way
+std::string manifest(const std::string& carrier, int64_t day_us, const std::string& shipment_id);
+std::string manifest_prefix(const std::string& carrier, int64_t day_us);
+/// Deterministic id of the shipment waybill books for an order.
+std::string booked_shipment_id(const std::string& order_id);
 }  // namespace keys
 
 }  // namespace waybill::actors
@@ -138,3 +176,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<waybill::actors::OrderRequest>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<waybill::actors::ShipmentRequest>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<waybill::actors::MilestoneBatch>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<std::function<void()>>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<waybill::actors::BookingOutcome>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(waybill::actors::ResumeWork)

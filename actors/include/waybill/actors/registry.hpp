@@ -7,6 +7,8 @@
 // entry is erased, and its actor told to quit, only under the same lock with both
 // counters at zero, so no message can reach a passivating actor and no actor can be
 // re-activated from storage while a write of its previous incarnation is in flight.
+// An actor waiting for a carrier answer or a timer counts it in `pending_effects` and
+// stays resident until it arrives, so the answer reaches the incarnation that asked.
 #pragma once
 
 #include <atomic>
@@ -29,6 +31,9 @@ namespace waybill::actors {
 struct EntityHandle {
   std::atomic<int64_t> inflight{0};        // messages sent, not yet fully handled
   std::atomic<int64_t> pending_writes{0};  // writes submitted, not yet committed
+  std::atomic<int64_t> pending_effects{0}; // carrier calls and timers whose answer comes back here
+  /// True when the actor holds nothing that passivation would lose.
+  bool idle() const { return inflight.load() == 0 && pending_writes.load() == 0 && pending_effects.load() == 0; }
   /// Called by the actor when it finished a message.
   void done() { inflight.fetch_sub(1, std::memory_order_acq_rel); }
 };
@@ -56,6 +61,8 @@ class EntityRegistry {
   size_t sweep(int64_t now_ms);
   /// Passivates every idle actor (shutdown, tests).
   size_t passivate_all();
+  /// Stops every actor, idle or not (last step of a shutdown, after writes drained).
+  void stop_all();
 
   size_t resident() const { return resident_.load(std::memory_order_relaxed); }
   uint64_t activations() const { return activations_.load(std::memory_order_relaxed); }

@@ -1,7 +1,7 @@
 // Shipment tracking as a pure transition function.
 //
 // Milestones arrive out of order, late and twice. The current status is the milestone
-// with the greatest (phase, event time, carrier sequence), where the phase ranks how far
+// with the greatest (phase, event time, carrier sequence, status), where the phase ranks how far
 // a parcel can have come:
 //   pending < label_created < cancelled < picked_up
 //     < {in_transit, out_for_delivery, attempt_failed, available_for_pickup, exception, stale}

@@ -15,6 +15,24 @@ namespace waybill::runtime {
 
 class Metrics;
 
+struct BookingOptions {
+  /// Directory of carrier profiles (*.yaml); empty or missing: no carrier booking.
+  /// Default: "configs/carriers".
+  std::string carriers_dir = "configs/carriers";
+  /// "cheapest" | "fastest" | "preferred" (first eligible, no rating). Default: cheapest.
+  std::string selection = "cheapest";
+  /// Book at release when the order carries its packages, without a pack step.
+  /// Default: false.
+  bool book_on_release = false;
+  /// Open bookings (created, not yet booked or rejected) beyond which release and pack
+  /// answer 429 with Retry-After. Default: 50000.
+  int64_t max_backlog = 50000;
+  /// Ship-from used when an order names none. Default: a placeholder US warehouse.
+  fb::PartyT default_ship_from;
+  /// HTTP client threads for carrier calls. Default: 1.
+  int client_threads = 1;
+};
+
 struct EngineOptions {
   storage::StoreOptions store;
   storage::WriterOptions writer;
@@ -29,6 +47,7 @@ struct EngineOptions {
   std::string scheduler_policy = "sharing";
   /// How often idle actors are looked for, in ms. Default: 1000.
   int sweep_interval_ms = 1000;
+  BookingOptions booking;
 };
 
 class Engine {
@@ -48,9 +67,13 @@ class Engine {
   actors::ActorStats& stats();
   caf::actor_system& system();
   bool ready() const;
+  /// Carriers and adapters (empty directory when booking is off).
+  const actors::CarrierDirectory& carriers() const;
+  const BookingOptions& booking_options() const;
+
+  struct Impl;
 
  private:
-  struct Impl;
   explicit Engine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

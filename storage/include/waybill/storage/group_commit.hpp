@@ -84,6 +84,7 @@ class GroupCommitWriter {
   std::unique_ptr<Queue> queue_;
   std::atomic<size_t> depth_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<int> submitting_{0};  // submits between their stop check and their push
   std::atomic<bool> failed_{false};
   std::atomic<bool> writer_waiting_{false};
   std::atomic<uint64_t> next_position_{1};

@@ -27,8 +27,11 @@ enum class Column : uint8_t {
   idempotency,       // scope \0 key -> IdempotencyRecord
   tracking_index,    // carrier \0 tracking_number -> shipment_id
   order_shipments,   // order_id \0 shipment_id -> "" (derived link, insert-only)
+  work,              // outstanding work to resume after a restart: "o/"+order_id, "b/"+shipment_id
+  exceptions,        // shipment_id -> exception queue entry (present while in the queue)
+  manifests,         // carrier \0 yyyy-mm-dd \0 shipment_id -> tracking numbers (end-of-day manifest)
 };
-inline constexpr size_t kColumnCount = 8;
+inline constexpr size_t kColumnCount = 11;
 const char* column_name(Column c);
 
 struct StoreOptions {
