@@ -46,6 +46,7 @@ Reply problem_reply(const Status& st) {
     case Code::in_flight: http = 409; break;
     case Code::payload_too_large: http = 413; break;
     case Code::unavailable: http = 503; break;
+    case Code::overloaded: http = 429; break;
     case Code::internal: http = 500; break;
   }
   return Reply{http, render_problem(http, st), true};

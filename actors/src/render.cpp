@@ -242,6 +242,7 @@ std::string render_problem(int http_status, const Status& st) {
     case Code::in_flight: title = "Request with this idempotency key is in progress"; break;
     case Code::payload_too_large: title = "Payload too large"; break;
     case Code::unavailable: title = "Service unavailable"; break;
+    case Code::overloaded: title = "Too many requests"; break;
     default: title = "Internal error";
   }
   w.Key("title");

@@ -72,11 +72,14 @@ void index_ops(const fb::ShipmentT* before, const fb::ShipmentT& after, int64_t 
                                before->tracking_numbers.end();
     if (!known) ops->push_back({Column::tracking_index, keys::tracking(after.carrier, tn), id});
   }
+  // Manifest day: the day the booking was requested (stable, so a void finds the entry).
   if (after.booking_state == B::booked && (!before || before->booking_state != B::booked)) {
     std::string tns;
     for (auto& tn : after.tracking_numbers) tns += (tns.empty() ? "" : ",") + tn;
-    ops->push_back({Column::manifests, keys::manifest(after.carrier, now, id), tns});
+    ops->push_back({Column::manifests, keys::manifest(after.carrier, after.requested_us, id), tns});
   }
+  if (after.booking_state == B::voided && before && before->booking_state == B::booked)
+    ops->push_back({Column::manifests, keys::manifest(after.carrier, after.requested_us, id), {}, true});
   if (!before && !after.order_id.empty()) {
     ops->push_back({Column::order_shipments, keys::order_shipment(after.order_id, id), {}});
     // The order's "create my shipment" work item is done once the shipment exists.

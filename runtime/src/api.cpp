@@ -1,4 +1,4 @@
-#include "waybill/runtime/api.hpp"
+#include "api_call.hpp"
 
 #include <chrono>
 #include <unordered_map>
@@ -29,31 +29,6 @@ std::vector<std::string_view> split_path(std::string_view path) {
 
 }  // namespace
 
-struct Api::Call {
-  HttpRequest req;
-  std::string route;
-  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-  Responder respond;
-  Metrics* metrics = nullptr;
-  KeyLocks* locks = nullptr;
-  int retry_after_s = 1;
-  std::optional<actors::IdempotencyClaim> claim;
-  std::vector<std::string> held;  // KeyLocks keys to release when answered
-
-  void finish(HttpResponse res) {
-    for (auto& k : held) locks->release(k);
-    held.clear();
-    if (res.status == 503) res.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
-    metrics->observe_http(req.method, route, res.status,
-                          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    respond(std::move(res));
-  }
-  void finish(const Reply& r) {
-    finish(HttpResponse{r.status, r.problem ? "application/problem+json" : "application/json", r.body, {}});
-  }
-  void fail(const Status& st) { finish(actors::problem_reply(st)); }
-};
-
 Api::Api(Engine& engine, Metrics& metrics, ApiOptions options)
     : engine_(engine), metrics_(metrics), options_(options) {}
 
@@ -70,7 +45,11 @@ void Api::handle(HttpRequest&& request, Responder respond) {
   std::string_view path = target.substr(0, q);
   auto parts = split_path(path);
   const bool get = req.method == "GET", post = req.method == "POST";
-  auto method_not_allowed = [&] { call->finish(actors::problem_reply({Code::invalid_argument, "method not allowed"})); };
+  auto method_not_allowed = [&] {
+    call->finish(HttpResponse{405, "application/problem+json",
+                              actors::render_problem(405, {Code::invalid_argument, "method " + req.method + " not allowed here"}),
+                              {}});
+  };
 
   bool decoded_ok = true;
   auto segment = [&](size_t i) {
@@ -117,6 +96,12 @@ void Api::handle(HttpRequest&& request, Responder respond) {
         call->route = "/v1/shipments";
         return post ? register_shipment(call) : method_not_allowed();
       }
+      if (parts.size() == 4 && parts[3] == "void") {
+        call->route = "/v1/shipments/{shipment_id}/void";
+        std::string id = segment(2);
+        if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding", "shipment_id"});
+        return post ? void_shipment(call, id) : method_not_allowed();
+      }
       if (parts.size() == 3) {
         call->route = "/v1/shipments/{shipment_id}";
         if (!get) return method_not_allowed();
@@ -128,6 +113,29 @@ void Api::handle(HttpRequest&& request, Responder respond) {
     } else if (parts[1] == "tracking" && parts.size() == 2) {
       call->route = "/v1/tracking";
       return post ? track(call) : method_not_allowed();
+    } else if (parts[1] == "exceptions") {
+      if (parts.size() == 2) {
+        call->route = "/v1/exceptions";
+        return get ? list_exceptions(call) : method_not_allowed();
+      }
+      if (parts.size() == 4 && parts[3] == "resolve") {
+        call->route = "/v1/exceptions/{shipment_id}/resolve";
+        std::string id = segment(2);
+        if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding", "shipment_id"});
+        return post ? resolve_exception(call, id) : method_not_allowed();
+      }
+    } else if (parts[1] == "carriers") {
+      if (parts.size() == 2) {
+        call->route = "/v1/carriers";
+        return get ? list_carriers(call) : method_not_allowed();
+      }
+      if (parts.size() == 4 && parts[3] == "webhook") {
+        call->route = "/v1/carriers/{carrier}/webhook";
+        return post ? carrier_webhook(call, std::string(parts[2])) : method_not_allowed();
+      }
+    } else if (parts[1] == "manifests" && parts.size() == 3) {
+      call->route = "/v1/manifests/{carrier}";
+      return get ? manifest(call, std::string(parts[2])) : method_not_allowed();
     }
   }
   call->route = "{unknown}";
@@ -205,6 +213,12 @@ void Api::order_action(const CallPtr& call, const std::string& order_id, const s
     if (!c) return call->fail(c.status());
     command = std::move(*c);
   }
+  // Booking backpressure: beyond the backlog bound, refuse new work at the door (the
+  // bookings under way keep their durable state and drain on their own).
+  if ((action == "release" || action == "pack") && !engine_.carriers().adapters.empty() &&
+      engine_.stats().booking_backlog.load() >= engine_.booking_options().max_backlog)
+    return call->fail({Code::overloaded, "booking backlog is full (" + std::to_string(engine_.booking_options().max_backlog) +
+                                             " open bookings); retry later"});
   // Unknown orders answer 404 without activating an actor for them.
   std::string ignored;
   auto exists = engine_.store().get(Column::orders, order_id, &ignored);
@@ -276,15 +290,20 @@ void Api::track(const CallPtr& call) {
   auto shipment_id = actors::lookup_tracking(engine_.store(), in->carrier, in->tracking_number);
   if (!shipment_id) return call->fail(shipment_id.status());
   if (!begin_idempotent(call)) return;
-  in->command.milestone.received_us = now_us();
+  route_milestone(call, *shipment_id, std::move(in->command));
+}
+
+// One milestone to its shipment's actor; answered once it is durable.
+void Api::route_milestone(const CallPtr& call, const std::string& shipment_id, actors::AddMilestone command) {
+  command.milestone.received_us = now_us();
   auto msg = std::make_shared<actors::MilestoneBatch>();
-  msg->items.push_back({std::move(in->command), 0});
+  msg->items.push_back({std::move(command), 0});
   msg->batch = std::make_shared<actors::TrackingBatch>(
       std::vector<size_t>{1}, [this, call](std::vector<actors::LineResult>& r) {
         if (r[0].outcome == "rejected") return call->fail(r[0].status);
         finish_tracking(call, Reply{200, actors::render_line_result(r[0]), false});
       });
-  auto st = engine_.shipments().send(*shipment_id, caf::make_message(std::move(msg)));
+  auto st = engine_.shipments().send(shipment_id, caf::make_message(std::move(msg)));
   if (!st.ok()) call->fail(st);
 }
 

@@ -67,6 +67,16 @@ std::map<std::string, Setter> setters(Config& c, std::string* listen) {
       {"limits.max_lines", bind_min<size_t>(&c.api.limits.max_lines, 1)},
       {"limits.max_packages", bind_min<size_t>(&c.api.limits.max_packages, 1)},
       {"limits.max_string_bytes", bind_min<size_t>(&c.api.limits.max_string_bytes, 16)},
+      {"booking.carriers_dir", bind(&e.booking.carriers_dir)},
+      {"booking.selection", bind(&e.booking.selection)},
+      {"booking.book_on_release", bind(&e.booking.book_on_release)},
+      {"booking.max_backlog", bind_min<int64_t>(&e.booking.max_backlog, 1)},
+      {"booking.client_threads", bind_min(&e.booking.client_threads, 1)},
+      {"booking.default_ship_from.name", bind(&e.booking.default_ship_from.name)},
+      {"booking.default_ship_from.street", bind(&e.booking.default_ship_from.street)},
+      {"booking.default_ship_from.city", bind(&e.booking.default_ship_from.city)},
+      {"booking.default_ship_from.postal_code", bind(&e.booking.default_ship_from.postal_code)},
+      {"booking.default_ship_from.country", bind(&e.booking.default_ship_from.country)},
   };
 }
 
@@ -108,6 +118,12 @@ Status apply_listen(const std::string& hp, HttpServerOptions* http) {
 
 Result<Config> parse_config(const std::string& text) {
   Config c;
+  auto& from = c.engine.booking.default_ship_from;
+  from.name = "Main Warehouse";
+  from.street = "1 Depot Road";
+  from.city = "Memphis";
+  from.postal_code = "38118";
+  from.country = "US";
   std::string listen = "127.0.0.1:8080";
   YAML::Node root;
   try {
@@ -127,6 +143,9 @@ Result<Config> parse_config(const std::string& text) {
   c.engine.orders.idle_timeout_ms = c.engine.shipments.idle_timeout_ms;
   if (c.engine.writer.queue_capacity > 65535)
     return Status{Code::invalid_argument, "must be at most 65535", "storage.queue_capacity"};
+  auto& sel = c.engine.booking.selection;
+  if (sel != "cheapest" && sel != "fastest" && sel != "preferred")
+    return Status{Code::invalid_argument, "must be cheapest, fastest or preferred", "booking.selection"};
   if (c.engine.scheduler_policy != "stealing" && c.engine.scheduler_policy != "sharing")
     return Status{Code::invalid_argument, "must be 'stealing' or 'sharing'", "actors.scheduler_policy"};
   static const char* const levels[] = {"trace", "debug", "info", "warn", "error", "off"};

@@ -343,6 +343,23 @@ Result<actors::RegisterShipment> parse_register_shipment(std::string_view body, 
   return cmd;
 }
 
+Result<actors::ResolveException> parse_resolve_exception(std::string_view body, const IntakeLimits& lim) {
+  auto root = parse_object(thread_parser(lim), body, lim);
+  if (!root) return root.status();
+  Fields f(*root, "", {"action", "carrier", "service", "ship_to"});
+  WB_TRY(f.error());
+  actors::ResolveException cmd;
+  WB_TRY(f.string("action", &cmd.action, true, 16));
+  if (cmd.action != "retry" && cmd.action != "cancel") return bad("action", "must be retry or cancel");
+  WB_TRY(f.string("carrier", &cmd.carrier, false, 64));
+  WB_TRY(f.string("service", &cmd.service, !cmd.carrier.empty(), 64));
+  if (cmd.carrier.empty() && !cmd.service.empty()) return bad("carrier", "is required with service");
+  std::unique_ptr<fb::PartyT> party;
+  WB_TRY(parse_party(f, "ship_to", &party, false, lim));
+  if (party) cmd.ship_to = *party;
+  return cmd;
+}
+
 Result<MilestoneInput> parse_milestone(std::string_view body, const IntakeLimits& lim) {
   auto root = parse_object(thread_parser(lim), body, lim);
   if (!root) return root.status();

@@ -572,9 +572,18 @@ void CarrierSim::start_feed(CarrierState& c, const std::vector<std::string>& num
     for (auto& [at, body] : sends) {
       std::string sig = "sha256=" + hmac_hex(t.secret, body);
       std::string carrier = c.profile.name;
-      delayer_.after(at, [this, carrier, body = body, sig] { push_event(carrier, body, sig, 0); });
+      delayer_.after(at, [this, carrier, tn, body = body, sig] {
+        if (!is_voided(carrier, tn)) push_event(carrier, body, sig, 0);  // a voided label never moves
+      });
     }
   }
+}
+
+bool CarrierSim::is_voided(const std::string& carrier, const std::string& tracking_number) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& l : ledger_)
+    if (l.carrier == carrier && l.tracking_number == tracking_number) return l.voided;
+  return false;
 }
 
 void CarrierSim::push_event(const std::string& carrier, const std::string& body, const std::string& sig, int attempt) {

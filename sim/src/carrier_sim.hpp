@@ -57,6 +57,7 @@ class CarrierSim {
   void pickup(CarrierState& c, runtime::HttpRequest& req, runtime::Responder& respond);
   void token(CarrierState& c, runtime::HttpRequest& req, runtime::Responder& respond);
   void start_feed(CarrierState& c, const std::vector<std::string>& tracking_numbers);
+  bool is_voided(const std::string& carrier, const std::string& tracking_number) const;
   void push_event(const std::string& carrier, const std::string& body, const std::string& signature, int attempt);
   int64_t latency_ms(CarrierState& c);
   double roll();

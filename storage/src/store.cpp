@@ -19,6 +19,7 @@ const char* to_string(Code code) {
     case Code::in_flight: return "in_flight";
     case Code::payload_too_large: return "payload_too_large";
     case Code::unavailable: return "unavailable";
+    case Code::overloaded: return "overloaded";
     case Code::internal: return "internal";
   }
   return "unknown";

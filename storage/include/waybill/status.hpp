@@ -19,7 +19,8 @@ enum class Code {
   idempotency_mismatch, // same Idempotency-Key, different request: 422
   in_flight,            // same Idempotency-Key is being processed now: 409
   payload_too_large,    // 413
-  unavailable,          // backpressure or a failed/stopped component: 503 + Retry-After
+  unavailable,          // a failed/stopped component or a full queue: 503 + Retry-After
+  overloaded,           // a backlog bound is reached: 429 + Retry-After
   internal,             // a bug or an I/O failure: 500
 };
 

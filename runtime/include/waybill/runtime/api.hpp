@@ -33,6 +33,14 @@ class Api {
   void track(const CallPtr& call);
   void track_ndjson(const CallPtr& call);
   void finish_tracking(const CallPtr& call, actors::Reply reply);
+  void route_milestone(const CallPtr& call, const std::string& shipment_id, actors::AddMilestone command);
+  // Carrier-facing routes (api_carriers.cpp).
+  void void_shipment(const CallPtr& call, const std::string& shipment_id);
+  void list_exceptions(const CallPtr& call);
+  void resolve_exception(const CallPtr& call, const std::string& shipment_id);
+  void list_carriers(const CallPtr& call);
+  void carrier_webhook(const CallPtr& call, const std::string& carrier);
+  void manifest(const CallPtr& call, const std::string& carrier);
   bool begin_idempotent(const CallPtr& call);
 
   Engine& engine_;

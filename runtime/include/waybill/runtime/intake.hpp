@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "waybill/actors/order_logic.hpp"
+#include "waybill/actors/booking_logic.hpp"
 #include "waybill/actors/shipment_logic.hpp"
 
 namespace waybill::runtime {
@@ -35,6 +36,9 @@ Result<actors::CreateOrder> parse_create_order(std::string_view body, const Inta
 Result<actors::PackOrder> parse_pack_order(std::string_view body, const IntakeLimits& limits);
 Result<actors::CancelOrder> parse_cancel_order(std::string_view body, const IntakeLimits& limits);
 Result<actors::RegisterShipment> parse_register_shipment(std::string_view body, const IntakeLimits& limits);
+
+/// {"action":"retry"|"cancel","carrier"?,"service"?,"ship_to"?{...}}
+Result<actors::ResolveException> parse_resolve_exception(std::string_view body, const IntakeLimits& limits);
 
 struct MilestoneInput {
   std::string carrier;
