@@ -488,6 +488,7 @@ void CarrierSim::book(CarrierState& c, HttpRequest& req, Responder& respond) {
       l.service = svc->code;
       l.sold_us = now_us();
       ledger_.push_back(l);
+      ledger_by_tracking_[l.carrier + '\0' + l.tracking_number] = ledger_.size() - 1;
       numbers.push_back(l.tracking_number);
       c.bookings_by_reference.emplace(r->reference, ledger_.size() - 1);
       c.bookings_by_id[shipment_id].push_back(ledger_.size() - 1);
@@ -581,9 +582,8 @@ void CarrierSim::start_feed(CarrierState& c, const std::vector<std::string>& num
 
 bool CarrierSim::is_voided(const std::string& carrier, const std::string& tracking_number) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& l : ledger_)
-    if (l.carrier == carrier && l.tracking_number == tracking_number) return l.voided;
-  return false;
+  auto it = ledger_by_tracking_.find(carrier + '\0' + tracking_number);
+  return it != ledger_by_tracking_.end() && ledger_[it->second].voided;
 }
 
 void CarrierSim::push_event(const std::string& carrier, const std::string& body, const std::string& sig, int attempt) {

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "sim_config.hpp"
@@ -68,6 +69,7 @@ class CarrierSim {
   mutable std::mutex mutex_;  // guards ledger, bookings, tokens and rng
   std::mt19937_64 rng_;
   std::vector<LabelRecord> ledger_;
+  std::unordered_map<std::string, size_t> ledger_by_tracking_;  // carrier + '\0' + tracking number
   Delayer delayer_;
 };
 
