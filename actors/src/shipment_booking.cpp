@@ -2,6 +2,8 @@
 // schedule pickup, void. Each effect is issued only for state that is already durable.
 #include "shipment_actor.hpp"
 
+#include <cstdlib>
+
 #include "waybill/actors/reads.hpp"
 #include "waybill/actors/render.hpp"
 
@@ -167,6 +169,10 @@ void handle_lookup_due(ShipmentActor* self) {
 void handle_booking_outcome(ShipmentActor* self, BookingOutcome& o) {
   auto& st = self->state;
   st.handle->pending_effects.fetch_sub(1, std::memory_order_acq_rel);
+  auto& dir = *st.ctx.carriers;
+  if (o.kind == CallKind::book && o.result.outcome == CallOutcome::ok && dir.crash_after_booking_answers > 0 &&
+      dir.booking_answers.fetch_add(1) + 1 == dir.crash_after_booking_answers)
+    std::_Exit(137);  // injected crash point: label sold, not yet persisted
   if (o.kind == CallKind::rate) return on_rate(self, o);
   st.call_outstanding = false;
   if (!st.shipment) return;

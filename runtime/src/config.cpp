@@ -72,6 +72,7 @@ std::map<std::string, Setter> setters(Config& c, std::string* listen) {
       {"booking.book_on_release", bind(&e.booking.book_on_release)},
       {"booking.max_backlog", bind_min<int64_t>(&e.booking.max_backlog, 1)},
       {"booking.client_threads", bind_min(&e.booking.client_threads, 1)},
+      {"fault_injection.crash_after_booking_answers", bind_min(&e.booking.crash_after_booking_answers, 0)},
       {"booking.default_ship_from.name", bind(&e.booking.default_ship_from.name)},
       {"booking.default_ship_from.street", bind(&e.booking.default_ship_from.street)},
       {"booking.default_ship_from.city", bind(&e.booking.default_ship_from.city)},

@@ -85,6 +85,9 @@ Status start_carriers(Engine::Impl& s) {
   else return {Code::invalid_argument, "must be cheapest, fastest or preferred", "booking.selection"};
   dir.book_on_release = b.book_on_release;
   dir.default_ship_from = b.default_ship_from;
+  dir.crash_after_booking_answers = b.crash_after_booking_answers;
+  if (b.crash_after_booking_answers > 0)
+    spdlog::warn("fault injection: the process dies on booking answer #{}", b.crash_after_booking_answers);
   HttpClientOptions client_options;
   client_options.threads = b.client_threads;
   s.client = std::make_unique<HttpClient>(client_options);

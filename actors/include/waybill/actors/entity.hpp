@@ -127,6 +127,11 @@ struct CarrierDirectory {
   bool book_on_release = false;
   /// Used when an order names no ship-from party (the shipper's warehouse).
   fb::PartyT default_ship_from;
+  /// Fault injection for crash tests: when > 0, the process dies (as by SIGKILL) on the
+  /// Nth successful booking answer, after the carrier sold the label and before
+  /// waybill persisted it. 0 in production.
+  int crash_after_booking_answers = 0;
+  mutable std::atomic<int> booking_answers{0};
 
   const CarrierProfile* profile(const std::string& name) const {
     for (auto& p : profiles)

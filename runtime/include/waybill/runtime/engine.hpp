@@ -31,6 +31,8 @@ struct BookingOptions {
   fb::PartyT default_ship_from;
   /// HTTP client threads for carrier calls. Default: 1.
   int client_threads = 1;
+  /// Crash tests only: die on the Nth booking answer before persisting it. Default: 0 (off).
+  int crash_after_booking_answers = 0;
 };
 
 struct EngineOptions {
