@@ -161,6 +161,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions& options, Metr
   raw->ctx.shipments = raw->shipments.get();
   if (auto st = start_carriers(*raw); !st.ok()) return st;
   if (!raw->carriers.adapters.empty()) raw->ctx.carriers = &raw->carriers;
+  if (metrics) metrics->attach_carriers(&raw->carriers);
   if (metrics) metrics->attach(&raw->stats, raw->orders.get(), raw->shipments.get(), raw->writer.get());
 
   raw->sweeper = std::thread([raw] {

@@ -36,10 +36,43 @@ class EngineCollectable : public prometheus::Collectable {
   const actors::EntityRegistry* orders = nullptr;
   const actors::EntityRegistry* shipments = nullptr;
   const storage::GroupCommitWriter* writer = nullptr;
+  const actors::CarrierDirectory* carriers = nullptr;
+
+  void collect_carriers(std::vector<prometheus::MetricFamily>& out) const {
+    using prometheus::MetricType;
+    auto calls = family("waybill_carrier_calls_total", "Carrier calls by final outcome.", MetricType::Counter);
+    auto attempts = family("waybill_carrier_attempts_total", "HTTP attempts sent to carriers (retries included).", MetricType::Counter);
+    auto retries = family("waybill_carrier_retries_total", "Carrier call retries after transient faults.", MetricType::Counter);
+    auto opened = family("waybill_carrier_breaker_opened_total", "Times a carrier circuit breaker opened.", MetricType::Counter);
+    auto breaker = family("waybill_carrier_breaker_state", "Circuit breaker: 0 closed, 1 open, 2 half-open.", MetricType::Gauge);
+    auto queue = family("waybill_carrier_queue_depth", "Calls waiting in a carrier adapter.", MetricType::Gauge);
+    auto inflight = family("waybill_carrier_in_flight", "Calls under way at a carrier.", MetricType::Gauge);
+    auto latency = family("waybill_carrier_call_seconds_sum", "Total carrier attempt latency.", MetricType::Counter);
+    auto latency_n = family("waybill_carrier_call_seconds_count", "Carrier attempts timed.", MetricType::Counter);
+    for (auto& [name, st] : carriers->stats) {
+      auto& s = *st;
+      add_sample(calls, s.calls_ok.load(), {{"carrier", name}, {"outcome", "ok"}});
+      add_sample(calls, s.calls_rejected.load(), {{"carrier", name}, {"outcome", "rejected"}});
+      add_sample(calls, s.calls_in_doubt.load(), {{"carrier", name}, {"outcome", "in_doubt"}});
+      add_sample(calls, s.calls_failed.load(), {{"carrier", name}, {"outcome", "failed"}});
+      add_sample(calls, s.calls_refused.load(), {{"carrier", name}, {"outcome", "refused"}});
+      add_sample(attempts, s.attempts.load(), {{"carrier", name}});
+      add_sample(retries, s.retries.load(), {{"carrier", name}});
+      add_sample(opened, s.breaker_opened.load(), {{"carrier", name}});
+      add_sample(breaker, s.breaker_state.load(), {{"carrier", name}});
+      add_sample(queue, s.queue_depth.load(), {{"carrier", name}});
+      add_sample(inflight, s.in_flight.load(), {{"carrier", name}});
+      add_sample(latency, s.latency_us_sum.load() / 1e6, {{"carrier", name}});
+      add_sample(latency_n, s.latency_count.load(), {{"carrier", name}});
+    }
+    for (auto* f : {&calls, &attempts, &retries, &opened, &breaker, &queue, &inflight, &latency, &latency_n})
+      out.push_back(std::move(*f));
+  }
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     using prometheus::MetricType;
     std::vector<prometheus::MetricFamily> out;
+    if (carriers && !carriers->stats.empty()) collect_carriers(out);
     if (stats) {
       auto m = family("waybill_milestones_total", "Tracking milestones by outcome.", MetricType::Counter);
       add_sample(m, stats->milestones_applied.load(), {{"outcome", "applied"}});
@@ -56,6 +89,15 @@ class EngineCollectable : public prometheus::Collectable {
       auto w = family("waybill_write_failures_total", "Entity writes that failed to commit.", MetricType::Counter);
       add_sample(w, stats->write_failures.load());
       out.push_back(std::move(w));
+      auto backlog = family("waybill_booking_backlog", "Shipments with a booking under way.", MetricType::Gauge);
+      add_sample(backlog, stats->booking_backlog.load());
+      out.push_back(std::move(backlog));
+      auto bookings = family("waybill_bookings_total", "Booking outcomes committed.", MetricType::Counter);
+      add_sample(bookings, stats->bookings_confirmed.load(), {{"outcome", "booked"}});
+      add_sample(bookings, stats->bookings_in_doubt.load(), {{"outcome", "in_doubt"}});
+      add_sample(bookings, stats->bookings_resolved_by_lookup.load(), {{"outcome", "resolved_by_lookup"}});
+      add_sample(bookings, stats->exceptions_raised.load(), {{"outcome", "exception"}});
+      out.push_back(std::move(bookings));
     }
     if (orders && shipments) {
       auto res = family("waybill_resident_actors", "Entity actors currently in memory.", MetricType::Gauge);
@@ -134,6 +176,8 @@ void Metrics::attach(const actors::ActorStats* stats, const actors::EntityRegist
   impl_->engine->shipments = shipments;
   impl_->engine->writer = writer;
 }
+
+void Metrics::attach_carriers(const actors::CarrierDirectory* carriers) { impl_->engine->carriers = carriers; }
 
 void Metrics::observe_http(const std::string& method, const std::string& route, int status, double seconds) {
   std::string key = method + ' ' + route + ' ' + std::to_string(status);

@@ -18,6 +18,9 @@ class Metrics {
   void attach(const actors::ActorStats* stats, const actors::EntityRegistry* orders,
               const actors::EntityRegistry* shipments, const storage::GroupCommitWriter* writer);
 
+  /// Carrier adapters to export (labels: carrier, outcome).
+  void attach_carriers(const actors::CarrierDirectory* carriers);
+
   /// One HTTP request: `route` is the route template ("/v1/orders/{id}").
   void observe_http(const std::string& method, const std::string& route, int status, double seconds);
   /// One committed group-commit batch.
