@@ -64,9 +64,12 @@ void persist(OrderActor* self, const Decision& d, const std::vector<IdempotencyC
   auto req = std::make_unique<storage::WriteRequest>();
   req->ops.push_back({Column::orders, st.id, encode(o)});
   uint64_t seq = o.version - d.events.size();
-  for (auto& ev : d.events)
+  for (auto& ev : d.events) {
+    // "order.released" carries the status it reports, not the decision's final one.
+    auto at = parse_order_status(std::string_view(ev.type).substr(6));
     req->events.push_back(detail::encode_event(ev, fb::EntityKind::order, st.id, ++seq, st.id, now,
-                                               o.status, TrackingStatus::pending));
+                                               at.value_or(o.status), TrackingStatus::pending));
+  }
   for (auto& rec : records) {
     // A replayed create answers 200 where the first answered 201.
     Reply stored = reply;

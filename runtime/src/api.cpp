@@ -30,7 +30,33 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }  // namespace
 
 Api::Api(Engine& engine, Metrics& metrics, ApiOptions options)
-    : engine_(engine), metrics_(metrics), options_(options) {}
+    : engine_(engine), metrics_(metrics), options_(options), feed_(engine.store(), EventFeedOptions{}) {
+  engine_.set_commit_listener([this] { feed_.notify_commit(); });
+}
+
+Api::~Api() {
+  engine_.set_commit_listener(nullptr);
+  feed_.stop();
+}
+
+void Api::events(const CallPtr& call) {
+  EventQuery q;
+  auto& t = call->req.target;
+  try {
+    if (auto v = query_param(t, "after")) q.after = std::stoull(*v);
+    if (auto v = query_param(t, "limit")) q.limit = std::clamp<size_t>(std::stoul(*v), 1, 1000);
+    if (auto v = query_param(t, "wait")) q.wait_ms = std::clamp(std::stoi(*v), 0, 30) * 1000;
+    if (auto v = query_param(t, "wait_ms")) q.wait_ms = std::clamp(std::stoi(*v), 0, 30000);
+  } catch (const std::exception&) {
+    return call->fail({Code::invalid_argument, "after, limit and wait must be non-negative integers", "query"});
+  }
+  q.type = query_param(t, "type").value_or("");
+  q.order_id = query_param(t, "order_id").value_or("");
+  feed_.read_or_wait(q, [call](Result<EventPage> page) {
+    if (!page) return call->fail(page.status());
+    call->finish(HttpResponse{200, "application/json", std::move(page->json), {}});
+  });
+}
 
 void Api::handle(HttpRequest&& request, Responder respond) {
   auto call = std::make_shared<Call>();
@@ -133,6 +159,9 @@ void Api::handle(HttpRequest&& request, Responder respond) {
         call->route = "/v1/carriers/{carrier}/webhook";
         return post ? carrier_webhook(call, std::string(parts[2])) : method_not_allowed();
       }
+    } else if (parts[1] == "events" && parts.size() == 2) {
+      call->route = "/v1/events";
+      return get ? events(call) : method_not_allowed();
     } else if (parts[1] == "manifests" && parts.size() == 3) {
       call->route = "/v1/manifests/{carrier}";
       return get ? manifest(call, std::string(parts[2])) : method_not_allowed();

@@ -33,6 +33,7 @@ struct Engine::Impl {
   std::unique_ptr<actors::EntityRegistry> shipments;
   actors::CarrierDirectory carriers;
   std::unique_ptr<HttpClient> client;
+  std::shared_ptr<std::function<void()>> commit_listener;  // accessed with std::atomic_load/store
   std::thread sweeper;
   std::thread resumer;
   std::mutex sweep_mutex;
@@ -133,8 +134,13 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions& options, Metr
   impl->store = std::move(*store);
 
   auto writer_options = options.writer;
-  if (metrics && !writer_options.observer)
-    writer_options.observer = [metrics](size_t n, size_t bytes, double secs) { metrics->observe_commit(n, bytes, secs); };
+  auto* listener = &impl->commit_listener;
+  auto user_observer = writer_options.observer;
+  writer_options.observer = [metrics, listener, user_observer](size_t n, size_t bytes, double secs) {
+    if (metrics) metrics->observe_commit(n, bytes, secs);
+    if (user_observer) user_observer(n, bytes, secs);
+    if (auto fn = std::atomic_load(listener)) (*fn)();
+  };
   impl->writer = std::make_unique<storage::GroupCommitWriter>(*impl->store, writer_options);
 
   if (options.scheduler_policy != "stealing" && options.scheduler_policy != "sharing")
@@ -221,6 +227,9 @@ actors::EntityRegistry& Engine::shipments() { return *impl_->shipments; }
 actors::ActorStats& Engine::stats() { return impl_->stats; }
 caf::actor_system& Engine::system() { return *impl_->system; }
 bool Engine::ready() const { return !impl_->stopped.load() && impl_->writer->healthy(); }
+void Engine::set_commit_listener(std::function<void()> fn) {
+  std::atomic_store(&impl_->commit_listener, std::make_shared<std::function<void()>>(std::move(fn)));
+}
 const actors::CarrierDirectory& Engine::carriers() const { return impl_->carriers; }
 const BookingOptions& Engine::booking_options() const { return impl_->options.booking; }
 

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "waybill/runtime/engine.hpp"
+#include "waybill/runtime/event_feed.hpp"
 #include "waybill/runtime/http_server.hpp"
 #include "waybill/runtime/intake.hpp"
 #include "waybill/runtime/key_locks.hpp"
@@ -24,6 +25,7 @@ class Api {
   struct Call;
   using CallPtr = std::shared_ptr<Call>;
   Api(Engine& engine, Metrics& metrics, ApiOptions options);
+  ~Api();
   void handle(HttpRequest&& request, Responder respond);
 
  private:
@@ -41,12 +43,14 @@ class Api {
   void list_carriers(const CallPtr& call);
   void carrier_webhook(const CallPtr& call, const std::string& carrier);
   void manifest(const CallPtr& call, const std::string& carrier);
+  void events(const CallPtr& call);
   bool begin_idempotent(const CallPtr& call);
 
   Engine& engine_;
   Metrics& metrics_;
   ApiOptions options_;
   KeyLocks locks_;
+  EventFeed feed_;
 };
 
 }  // namespace waybill::runtime

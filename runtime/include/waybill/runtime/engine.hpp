@@ -69,6 +69,9 @@ class Engine {
   actors::ActorStats& stats();
   caf::actor_system& system();
   bool ready() const;
+  /// Runs `fn` on the writer thread after every committed batch (set once, before
+  /// serving; must be cheap).
+  void set_commit_listener(std::function<void()> fn);
   /// Carriers and adapters (empty directory when booking is off).
   const actors::CarrierDirectory& carriers() const;
   const BookingOptions& booking_options() const;

@@ -58,6 +58,10 @@ class Store {
   /// `limit` times; `fn` returns false to stop early.
   template <class Fn>
   Status scan_prefix(Column column, std::string_view prefix, size_t limit, Fn&& fn) const;
+  /// Calls `fn(key, value)` for keys >= `start`, in key order, at most `limit` times;
+  /// `fn` returns false to stop early.
+  template <class Fn>
+  Status scan_from(Column column, std::string_view start, size_t limit, Fn&& fn) const;
   /// Last key of a column (e.g. the highest event position) without a full scan.
   Status last_key(Column column, std::string* key) const;
 
@@ -96,6 +100,19 @@ Status Store::scan_prefix(Column column, std::string_view prefix, size_t limit,
   iterator_seek(it.get(), prefix);
   for (; seen < limit && iterator_valid(it.get(), &key, &value); iterator_next(it.get())) {
     if (key.substr(0, prefix.size()) != prefix) break;
+    ++seen;
+    if (!fn(key, value)) break;
+  }
+  return iterator_status(it.get());
+}
+
+template <class Fn>
+Status Store::scan_from(Column column, std::string_view start, size_t limit, Fn&& fn) const {
+  auto it = new_iterator(column);
+  std::string_view key, value;
+  size_t seen = 0;
+  iterator_seek(it.get(), start);
+  for (; seen < limit && iterator_valid(it.get(), &key, &value); iterator_next(it.get())) {
     ++seen;
     if (!fn(key, value)) break;
   }
