@@ -361,6 +361,11 @@ void Api::track_ndjson(const CallPtr& call) {
   if (!begin_idempotent(call)) return;
 
   auto batch = std::make_shared<actors::TrackingBatch>(numbers, [this, call](std::vector<actors::LineResult>& r) {
+    // Lines refused for lack of capacity were not stored: the whole answer says 503
+    // (with the per-line detail) so a client that only checks the status retries; the
+    // lines that were stored come back as duplicates then.
+    bool overloaded = std::any_of(r.begin(), r.end(), [](auto& l) { return l.status.code() == Code::unavailable; });
+    if (overloaded) return call->finish(HttpResponse{503, "application/json", actors::render_tracking_results(r), {}});
     finish_tracking(call, Reply{200, actors::render_tracking_results(r), false});
   });
   // Routed lines, grouped per shipment, are sent after every line was looked at, so

@@ -57,6 +57,7 @@ std::map<std::string, Setter> setters(Config& c, std::string* listen) {
       {"storage.block_cache_mb", bind_min<size_t>(&e.store.block_cache_mb, 1)},
       {"storage.write_buffer_mb", bind_min<size_t>(&e.store.write_buffer_mb, 1)},
       {"storage.background_jobs", bind_min(&e.store.background_jobs, 1)},
+      {"storage.max_wal_mb", bind_min<size_t>(&e.store.max_wal_mb, 16)},
       {"actors.max_resident_orders", bind_min<size_t>(&e.orders.max_resident, 1)},
       {"actors.max_resident_shipments", bind_min<size_t>(&e.shipments.max_resident, 1)},
       {"actors.idle_timeout_ms", bind_min<int64_t>(&e.shipments.idle_timeout_ms, 1)},
@@ -142,8 +143,8 @@ Result<Config> parse_config(const std::string& text) {
   }
   if (auto st = apply_listen(listen, &c.http); !st.ok()) return st;
   c.engine.orders.idle_timeout_ms = c.engine.shipments.idle_timeout_ms;
-  if (c.engine.writer.queue_capacity > 65535)
-    return Status{Code::invalid_argument, "must be at most 65535", "storage.queue_capacity"};
+  if (c.engine.writer.queue_capacity > 65000)
+    return Status{Code::invalid_argument, "must be at most 65000", "storage.queue_capacity"};
   auto& sel = c.engine.booking.selection;
   if (sel != "cheapest" && sel != "fastest" && sel != "preferred")
     return Status{Code::invalid_argument, "must be cheapest, fastest or preferred", "booking.selection"};

@@ -17,11 +17,12 @@ struct GroupCommitWriter::Queue {
 
 GroupCommitWriter::GroupCommitWriter(Store& store, WriterOptions options)
     : store_(store), options_(std::move(options)) {
-  assert(options_.queue_capacity > 0 && options_.queue_capacity <= 65535);
+  assert(options_.queue_capacity > 0 && options_.queue_capacity <= 65000);
   assert(options_.max_batch_requests > 0);
   queue_ = std::make_unique<Queue>(options_.queue_capacity);
   std::string last;
   if (store_.last_key(Column::events, &last).ok()) next_position_ = read_be64(last) + 1;
+  completer_ = std::thread([this] { complete_loop(); });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -53,15 +54,34 @@ Status GroupCommitWriter::submit(std::unique_ptr<WriteRequest> request) {
 }
 
 void GroupCommitWriter::stop() {
-  if (stopping_.exchange(true)) {
-    if (thread_.joinable()) thread_.join();
-    return;
-  }
-  {
+  if (!stopping_.exchange(true)) {
     std::lock_guard<std::mutex> lock(wake_mutex_);
     wake_.notify_one();
   }
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(done_mutex_);
+    writer_exited_ = true;
+  }
+  done_cv_.notify_all();
+  if (completer_.joinable()) completer_.join();
+}
+
+void GroupCommitWriter::complete_loop() {
+  std::unique_lock<std::mutex> lock(done_mutex_);
+  for (;;) {
+    done_cv_.wait(lock, [&] { return !done_.empty() || writer_exited_; });
+    if (done_.empty()) return;  // writer gone and nothing left
+    Committed c = std::move(done_.front());
+    done_.pop_front();
+    lock.unlock();
+    done_cv_.notify_all();  // room for the writer
+    for (size_t i = 0; i < c.batch.size(); ++i) {
+      std::unique_ptr<WriteRequest> r(c.batch[i]);
+      if (r->on_commit) r->on_commit(c.status, c.status.ok() ? c.first_positions[i] : 0);
+    }
+    lock.lock();
+  }
 }
 
 void GroupCommitWriter::run() {
@@ -72,8 +92,9 @@ void GroupCommitWriter::run() {
     while (batch.size() < options_.max_batch_requests && queue_->q.pop(r)) batch.push_back(r);
     if (!batch.empty()) {
       depth_.fetch_sub(batch.size(), std::memory_order_relaxed);
-      commit(batch);
+      commit(batch);  // hands the batch over to the completion thread
       batch.clear();
+      batch.reserve(options_.max_batch_requests);
       continue;
     }
     if (stopping_.load()) {
@@ -125,10 +146,11 @@ void GroupCommitWriter::commit(std::vector<WriteRequest*>& batch) {
       status = {Code::internal, "commit failed: " + s.ToString()};
     }
   }
-  for (size_t i = 0; i < batch.size(); ++i) {
-    std::unique_ptr<WriteRequest> r(batch[i]);
-    if (r->on_commit) r->on_commit(status, status.ok() ? first_positions[i] : 0);
-  }
+  std::unique_lock<std::mutex> lock(done_mutex_);
+  done_cv_.wait(lock, [&] { return done_.size() < options_.max_pending_completions; });
+  done_.push_back(Committed{std::move(status), std::move(batch), std::move(first_positions)});
+  lock.unlock();
+  done_cv_.notify_all();
 }
 
 }  // namespace waybill::storage

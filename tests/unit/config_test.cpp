@@ -33,7 +33,7 @@ TEST(Config, EmptyTextGivesDefaults) {
     EXPECT_EQ(c.http.max_body_bytes, 8u << 20);
     EXPECT_EQ(c.engine.store.data_dir, "data");
     EXPECT_TRUE(c.engine.writer.sync);
-    EXPECT_EQ(c.engine.writer.queue_capacity, 16384u);
+    EXPECT_EQ(c.engine.writer.queue_capacity, 65000u);
     EXPECT_EQ(c.engine.writer.max_batch_requests, 4096u);
     EXPECT_EQ(c.engine.orders.max_resident, 100000u);
     EXPECT_EQ(c.engine.shipments.max_resident, 500000u);
@@ -127,8 +127,8 @@ TEST(Config, RangeChecksAreNamed) {
   expect_error(parse_config("http:\n  threads: 0\n"), "http.threads", "at least 1");
   expect_error(parse_config("http:\n  read_timeout_ms: 99\n"), "http.read_timeout_ms", "at least 100");
   expect_error(parse_config("storage:\n  queue_capacity: 0\n"), "storage.queue_capacity", "at least 1");
-  expect_error(parse_config("storage:\n  queue_capacity: 65536\n"), "storage.queue_capacity", "65535");
-  EXPECT_TRUE(parse_config("storage:\n  queue_capacity: 65535\n").ok());
+  expect_error(parse_config("storage:\n  queue_capacity: 65001\n"), "storage.queue_capacity", "65000");
+  EXPECT_TRUE(parse_config("storage:\n  queue_capacity: 65000\n").ok());
   expect_error(parse_config("limits:\n  max_depth: 1\n"), "limits.max_depth", "at least 2");
   expect_error(parse_config("actors:\n  scheduler_policy: random\n"), "actors.scheduler_policy");
   expect_error(parse_config("log:\n  level: verbose\n"), "log.level");

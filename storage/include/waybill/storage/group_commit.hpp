@@ -1,12 +1,14 @@
 // Group-commit writer: many actors, one writer thread. Producers push requests into a
 // bounded lock-free queue; the writer drains up to `max_batch_requests` of them into ONE
-// RocksDB WriteBatch, commits it (fsync by default), and only then runs each request's
-// completion. Completions run in submission order, so an acknowledged request implies
-// every request submitted before it is durable too.
+// RocksDB WriteBatch, commits it (fsync by default), and only then are the requests'
+// completions run - on a separate completion thread, so the writer builds and commits
+// the next batch meanwhile. Completions run in submission order, so an acknowledged
+// request implies every request submitted before it is durable too.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,8 +36,8 @@ struct WriteRequest {
   /// Encoded fb::Event payloads; the writer assigns consecutive global positions and
   /// stores them in Column::events in this order.
   std::vector<std::string> events;
-  /// Runs on the writer thread after the batch committed (or failed). Must be cheap and
-  /// must not block: post to another executor or send an actor message.
+  /// Runs on the completion thread after the batch committed (or failed), in submission
+  /// order. Must not block: post to another executor or send an actor message.
   /// `first_position` is the position of events[0] (0 when there are no events).
   std::function<void(const Status& status, uint64_t first_position)> on_commit;
 };
@@ -45,8 +47,11 @@ struct WriterOptions {
   /// death but not against power loss. Default: true.
   bool sync = true;
   /// Capacity of the submission queue in requests; submit() fails with `unavailable`
-  /// when full. At most 65535 (lock-free queue index width). Default: 16384.
-  size_t queue_capacity = 16384;
+  /// when full. At most 65000 (the lock-free queue's index width). Default: 65000.
+  size_t queue_capacity = 65000;
+  /// Committed batches waiting for their completions to run; the writer waits when this
+  /// many are pending (bounds memory when completions lag). Default: 4.
+  size_t max_pending_completions = 4;
   /// Most requests merged into one WriteBatch. Default: 4096.
   size_t max_batch_requests = 4096;
   /// Called after each committed batch with its request count, byte size and the
@@ -76,7 +81,13 @@ class GroupCommitWriter {
 
  private:
   struct Queue;
+  struct Committed {
+    Status status;
+    std::vector<WriteRequest*> batch;
+    std::vector<uint64_t> first_positions;
+  };
   void run();
+  void complete_loop();
   void commit(std::vector<WriteRequest*>& batch);
 
   Store& store_;
@@ -91,6 +102,11 @@ class GroupCommitWriter {
   std::mutex wake_mutex_;
   std::condition_variable wake_;
   std::thread thread_;
+  std::mutex done_mutex_;
+  std::condition_variable done_cv_;        // completer waits for work, writer for room
+  std::deque<Committed> done_;
+  bool writer_exited_ = false;
+  std::thread completer_;
 };
 
 }  // namespace waybill::storage

@@ -43,6 +43,9 @@ struct StoreOptions {
   size_t write_buffer_mb = 64;
   /// Background compaction/flush threads. Default: 2.
   int background_jobs = 2;
+  /// Most write-ahead log kept before memtables are flushed, in MiB; bounds the replay
+  /// after a crash. Default: 256.
+  size_t max_wal_mb = 256;
 };
 
 class Store {
