@@ -27,6 +27,17 @@ Status load(ShipmentActorState& st) {
   return {};
 }
 
+// What an order derives from a shipment: open, moving (carrier has it), exception,
+// delivered, cancelled. Moves within a class (in_transit -> out_for_delivery) do not
+// concern the order, so they cost it no write.
+int order_class(TrackingStatus s) {
+  if (s == TrackingStatus::cancelled) return 0;
+  if (s == TrackingStatus::delivered) return 1;
+  if (s == TrackingStatus::exception) return 2;
+  if (carrier_confirmed(s)) return 3;
+  return 4;
+}
+
 // Tells the order about the shipment's status, after the shipment's change committed.
 void notify_order(const EntityContext& ctx, const fb::ShipmentT& h) {
   if (h.order_id.empty()) return;
@@ -112,7 +123,7 @@ void persist(ShipmentActor* self, const ShipmentDecision& d, std::optional<Shipm
   bool is_open = booking_open(h.booking_state);
   bool booking_changed = !before || before->header.booking_state != h.booking_state;
   std::optional<fb::ShipmentT> notify;
-  if (d.status_changed) notify = h;
+  if (!before || order_class(before->header.status) != order_class(h.status)) notify = h;
   size_t n_events = d.events.size();
   B state_now = h.booking_state;
   caf::actor me = caf::actor_cast<caf::actor>(self);
@@ -238,7 +249,7 @@ void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
   if (s.history.size() != history_before) req->ops.push_back({Column::shipments, st.id, encode(s.header)});
   auto ctx = st.ctx;
   std::optional<fb::ShipmentT> notify;
-  if (s.header.status != status_before) notify = s.header;
+  if (order_class(s.header.status) != order_class(status_before)) notify = s.header;
   size_t n_events = req->events.size();
   // Every line is settled only after the write (or, with nothing to write, a barrier)
   // commits: a "duplicate" answer must not be given for an original still in flight.
