@@ -61,6 +61,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   Api api(**engine, metrics, config->api);
+  if (auto st = api.start(); !st.ok()) {
+    spdlog::error("cannot start: {}", st.message());
+    (*engine)->stop();
+    return 1;
+  }
   HttpServer server(config->http, [&api](HttpRequest&& req, Responder respond) {
     api.handle(std::move(req), std::move(respond));
   });

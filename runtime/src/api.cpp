@@ -30,12 +30,25 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }  // namespace
 
 Api::Api(Engine& engine, Metrics& metrics, ApiOptions options)
-    : engine_(engine), metrics_(metrics), options_(options), feed_(engine.store(), EventFeedOptions{}) {
-  engine_.set_commit_listener([this] { feed_.notify_commit(); });
+    : engine_(engine),
+      metrics_(metrics),
+      options_(options),
+      feed_(engine.store(), EventFeedOptions{}),
+      webhooks_(engine.store(), engine.writer(), webhook_client_, options.webhooks) {}
+
+Status Api::start() {
+  if (auto st = webhooks_.start(); !st.ok()) return st;
+  engine_.set_commit_listener([this] {
+    feed_.notify_commit();
+    webhooks_.notify_commit();
+  });
+  return {};
 }
 
 Api::~Api() {
   engine_.set_commit_listener(nullptr);
+  webhooks_.stop();
+  webhook_client_.stop();
   feed_.stop();
 }
 
@@ -159,6 +172,10 @@ void Api::handle(HttpRequest&& request, Responder respond) {
         call->route = "/v1/carriers/{carrier}/webhook";
         return post ? carrier_webhook(call, std::string(parts[2])) : method_not_allowed();
       }
+    } else if (parts[1] == "subscriptions") {
+      std::vector<std::string> p;
+      for (auto& x : parts) p.emplace_back(x);
+      return subscriptions(call, p);
     } else if (parts[1] == "events" && parts.size() == 2) {
       call->route = "/v1/events";
       return get ? events(call) : method_not_allowed();

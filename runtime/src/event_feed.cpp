@@ -58,6 +58,17 @@ void write_event(Writer& w, const EventFeedOptions& o, uint64_t position, const 
 
 }  // namespace
 
+std::string render_cloudevent(uint64_t position, const std::string& stored, const std::string& source) {
+  auto ev = decode<fb::EventT>(stored);
+  if (!ev) return {};
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  EventFeedOptions o;
+  o.source = source;
+  write_event(w, o, position, *ev);
+  return {sb.GetString(), sb.GetSize()};
+}
+
 EventFeed::EventFeed(const storage::Store& store, EventFeedOptions options)
     : store_(store), options_(std::move(options)), thread_([this] { run(); }) {}
 

@@ -360,6 +360,29 @@ Result<actors::ResolveException> parse_resolve_exception(std::string_view body, 
   return cmd;
 }
 
+Result<fb::SubscriptionT> parse_subscription(std::string_view body, const IntakeLimits& lim) {
+  auto root = parse_object(thread_parser(lim), body, lim);
+  if (!root) return root.status();
+  Fields f(*root, "", {"url", "event_types", "secrets"});
+  WB_TRY(f.error());
+  fb::SubscriptionT s;
+  WB_TRY(f.string("url", &s.url, true, 2048));
+  for (const char* key : {"event_types", "secrets"}) {
+    if (!f.has(key)) continue;
+    auto v = f.get(key);
+    if (!v.is_array()) return bad(key, "must be an array of strings");
+    auto arr = v.get_array().value();
+    if (arr.size() > 64) return bad(key, "has more than 64 entries");
+    for (auto item : arr) {
+      if (!item.is_string()) return bad(key, "must be an array of strings");
+      std::string value(item.get_string().value());
+      if (std::string_view(key) == "secrets" && value.size() < 16) return bad(key, "each secret needs at least 16 characters");
+      (std::string_view(key) == "secrets" ? s.secrets : s.event_types).push_back(std::move(value));
+    }
+  }
+  return s;
+}
+
 Result<MilestoneInput> parse_milestone(std::string_view body, const IntakeLimits& lim) {
   auto root = parse_object(thread_parser(lim), body, lim);
   if (!root) return root.status();

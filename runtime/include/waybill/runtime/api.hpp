@@ -5,6 +5,7 @@
 
 #include "waybill/runtime/engine.hpp"
 #include "waybill/runtime/event_feed.hpp"
+#include "waybill/runtime/webhooks.hpp"
 #include "waybill/runtime/http_server.hpp"
 #include "waybill/runtime/intake.hpp"
 #include "waybill/runtime/key_locks.hpp"
@@ -18,6 +19,7 @@ struct ApiOptions {
   size_t max_ndjson_lines = 10000;
   /// Retry-After seconds suggested with 503 answers. Default: 1.
   int retry_after_s = 1;
+  WebhookOptions webhooks;
 };
 
 class Api {
@@ -26,6 +28,8 @@ class Api {
   using CallPtr = std::shared_ptr<Call>;
   Api(Engine& engine, Metrics& metrics, ApiOptions options);
   ~Api();
+  /// Starts background delivery (webhooks); call once before serving.
+  Status start();
   void handle(HttpRequest&& request, Responder respond);
 
  private:
@@ -44,6 +48,7 @@ class Api {
   void carrier_webhook(const CallPtr& call, const std::string& carrier);
   void manifest(const CallPtr& call, const std::string& carrier);
   void events(const CallPtr& call);
+  void subscriptions(const CallPtr& call, const std::vector<std::string>& parts);
   bool begin_idempotent(const CallPtr& call);
 
   Engine& engine_;
@@ -51,6 +56,8 @@ class Api {
   ApiOptions options_;
   KeyLocks locks_;
   EventFeed feed_;
+  HttpClient webhook_client_;
+  WebhookDispatcher webhooks_;
 };
 
 }  // namespace waybill::runtime

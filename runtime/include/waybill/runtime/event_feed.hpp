@@ -36,6 +36,9 @@ struct EventFeedOptions {
   size_t max_scan = 100000;
 };
 
+/// One outbox event as CloudEvents 1.0 JSON.
+std::string render_cloudevent(uint64_t position, const std::string& stored_event, const std::string& source);
+
 class EventFeed {
  public:
   EventFeed(const storage::Store& store, EventFeedOptions options);

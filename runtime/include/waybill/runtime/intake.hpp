@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "waybill/actors/order_logic.hpp"
+#include <waybill/schemas/webhooks_generated.h>
+
 #include "waybill/actors/booking_logic.hpp"
 #include "waybill/actors/shipment_logic.hpp"
 
@@ -39,6 +41,9 @@ Result<actors::RegisterShipment> parse_register_shipment(std::string_view body, 
 
 /// {"action":"retry"|"cancel","carrier"?,"service"?,"ship_to"?{...}}
 Result<actors::ResolveException> parse_resolve_exception(std::string_view body, const IntakeLimits& limits);
+
+/// {"url","event_types"?:[...],"secrets"?:[...]} for a webhook subscription.
+Result<fb::SubscriptionT> parse_subscription(std::string_view body, const IntakeLimits& limits);
 
 struct MilestoneInput {
   std::string carrier;

@@ -30,8 +30,10 @@ enum class Column : uint8_t {
   work,              // outstanding work to resume after a restart: "o/"+order_id, "b/"+shipment_id
   exceptions,        // shipment_id -> exception queue entry (present while in the queue)
   manifests,         // carrier \0 yyyy-mm-dd \0 shipment_id -> tracking numbers (end-of-day manifest)
+  subscriptions,     // "s/"+id -> webhook subscription; "c/"+id -> be64(delivered position)
+  dead_letters,      // id \0 be64(position) -> why delivery gave up
 };
-inline constexpr size_t kColumnCount = 11;
+inline constexpr size_t kColumnCount = 13;
 const char* column_name(Column c);
 
 struct StoreOptions {
