@@ -14,19 +14,6 @@ namespace {
 using actors::Reply;
 using storage::Column;
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> parts;
-  size_t i = 0;
-  while (i < path.size() && parts.size() < 8) {
-    if (path[i] == '/') { ++i; continue; }
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    parts.push_back(path.substr(i, j - i));
-    i = j;
-  }
-  return parts;
-}
-
 }  // namespace
 
 Api::Api(Engine& engine, Metrics& metrics, ApiOptions options)

@@ -1,14 +1,12 @@
 // Carrier-facing routes: exception queue, void, manifest, carrier list and inbound
 // carrier tracking webhooks.
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "api_call.hpp"
 #include "waybill/actors/reads.hpp"
 #include "waybill/actors/render.hpp"
+#include "waybill/runtime/crypto.hpp"
 #include "waybill/runtime/url.hpp"
 
 namespace waybill::runtime {
@@ -29,18 +27,7 @@ void send_shipment_command(Engine& engine, const Api::CallPtr& call, const std::
 bool hmac_matches(const std::string& secret, const std::string& body, std::string_view header) {
   constexpr std::string_view prefix = "sha256=";
   if (header.substr(0, prefix.size()) != prefix) return false;
-  header.remove_prefix(prefix.size());
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string expected;
-  for (unsigned i = 0; i < len; ++i) {
-    expected += hex[mac[i] >> 4];
-    expected += hex[mac[i] & 15];
-  }
-  return header.size() == expected.size() && CRYPTO_memcmp(header.data(), expected.data(), expected.size()) == 0;
+  return equal_constant_time(header.substr(prefix.size()), to_hex(hmac_sha256(secret, body)));
 }
 
 }  // namespace

@@ -43,6 +43,22 @@ std::string percent_encode(std::string_view s) {
   return out;
 }
 
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t i = 0;
+  while (i < path.size() && parts.size() < 8) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    parts.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return parts;
+}
+
 std::optional<std::string> query_param(std::string_view target, std::string_view name) {
   auto q = target.find('?');
   if (q == std::string_view::npos) return std::nullopt;

@@ -8,12 +8,10 @@
 #include <random>
 #include <thread>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include "waybill/actors/model.hpp"
+#include "waybill/runtime/crypto.hpp"
 #include "waybill/runtime/event_feed.hpp"
 
 namespace waybill::runtime {
@@ -22,30 +20,6 @@ using storage::Column;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string base64(const unsigned char* data, size_t n) {
-  std::string out(4 * ((n + 2) / 3), '\0');
-  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
-  out.resize(static_cast<size_t>(len));
-  return out;
-}
-
-std::string base64_decode(const std::string& in) {
-  std::string out(3 * in.size() / 4 + 3, '\0');
-  int len = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  if (len < 0) return {};
-  size_t pad = 0;
-  for (auto it = in.rbegin(); it != in.rend() && *it == '='; ++it) ++pad;
-  out.resize(static_cast<size_t>(len) - pad);
-  return out;
-}
-
-std::string random_token(size_t bytes) {
-  std::vector<unsigned char> buf(bytes);
-  RAND_bytes(buf.data(), static_cast<int>(bytes));
-  return base64(buf.data(), bytes);
-}
 
 bool type_matches(const fb::SubscriptionT& s, const std::string& type) {
   if (s.event_types.empty()) return true;
@@ -91,12 +65,8 @@ std::string sign_webhook(const std::vector<std::string>& secrets, const std::str
   std::string header;
   for (auto& secret : secrets) {
     std::string key = secret.rfind("whsec_", 0) == 0 ? base64_decode(secret.substr(6)) : secret;
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-         reinterpret_cast<const unsigned char*>(content.data()), content.size(), mac, &len);
     if (!header.empty()) header += ' ';
-    header += "v1," + base64(mac, len);
+    header += "v1," + base64_encode(hmac_sha256(key, content));
   }
   return header;
 }
@@ -345,7 +315,7 @@ void WebhookDispatcher::notify_commit() { impl_->wake(); }
 Result<fb::SubscriptionT> WebhookDispatcher::create(fb::SubscriptionT sub) {
   auto& s = *impl_;
   if (!parse_url(sub.url)) return Status{Code::invalid_argument, "must be an http://host:port/path URL", "url"};
-  if (sub.secrets.empty()) sub.secrets.push_back("whsec_" + random_token(24));
+  if (sub.secrets.empty()) sub.secrets.push_back("whsec_" + random_base64(24));
   if (sub.secrets.size() > 2) return Status{Code::invalid_argument, "at most two secrets (rotation)", "secrets"};
   {
     std::lock_guard<std::mutex> lock(s.mutex);

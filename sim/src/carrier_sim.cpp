@@ -8,13 +8,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <simdjson.h>
 
 #include "waybill/actors/model.hpp"
+#include "waybill/runtime/crypto.hpp"
 #include "waybill/runtime/url.hpp"
 
 namespace waybill::sim {
@@ -66,28 +65,6 @@ struct SimRequest {
   std::string to_country;
   std::vector<std::pair<double, bool>> packages;  // weight kg, hazmat
 };
-
-std::string base64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::string hmac_hex(const std::string& key, const std::string& body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(body.data()),
-       body.size(), mac, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[mac[i] >> 4];
-    out += hex[mac[i] & 15];
-  }
-  return out;
-}
 
 HttpResponse json(int status, std::string body) { return {status, "application/json", std::move(body), {}}; }
 
@@ -211,11 +188,11 @@ void write_booking(Writer& w, const SimCarrier& c, const std::string& shipment_i
       w.Key("Format");
       w.String("ZPL");
       w.Key("Data");
-      w.String(base64("^XA^FO50,50^ADN,36,20^FD" + l->tracking_number + "^FS^XZ").c_str());
+      w.String(runtime::base64_encode("^XA^FO50,50^ADN,36,20^FD" + l->tracking_number + "^FS^XZ").c_str());
       w.EndObject();
     } else {
       w.Key("label_pdf");
-      w.String(base64("%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\n% " + l->tracking_number + "\n%%EOF\n").c_str());
+      w.String(runtime::base64_encode("%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\n% " + l->tracking_number + "\n%%EOF\n").c_str());
     }
     w.EndObject();
   }
@@ -238,19 +215,6 @@ void write_booking(Writer& w, const SimCarrier& c, const std::string& shipment_i
     w.EndObject();
   }
   w.EndObject();
-}
-
-std::vector<std::string_view> split(std::string_view path) {
-  std::vector<std::string_view> parts;
-  size_t i = 0;
-  while (i < path.size() && parts.size() < 8) {
-    if (path[i] == '/') { ++i; continue; }
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    parts.push_back(path.substr(i, j - i));
-    i = j;
-  }
-  return parts;
 }
 
 }  // namespace
@@ -293,7 +257,7 @@ std::vector<LabelRecord> CarrierSim::labels() const {
 void CarrierSim::handle(HttpRequest&& request, Responder respond) {
   std::string_view target = request.target;
   std::string_view path = target.substr(0, target.find('?'));
-  auto parts = split(path);
+  auto parts = runtime::split_path(path);
   if (parts.size() == 1 && parts[0] == "healthz") return respond(json(200, R"({"status":"ok"})"));
   if (parts.size() == 1 && parts[0] == "labels" && request.method == "GET") {
     rapidjson::StringBuffer sb;
@@ -571,7 +535,7 @@ void CarrierSim::start_feed(CarrierState& c, const std::vector<std::string>& num
       if (roll() < t.dup_share) sends.push_back({at + t.interval_ms / 2, evs[i].body});
     }
     for (auto& [at, body] : sends) {
-      std::string sig = "sha256=" + hmac_hex(t.secret, body);
+      std::string sig = "sha256=" + runtime::to_hex(runtime::hmac_sha256(t.secret, body));
       std::string carrier = c.profile.name;
       delayer_.after(at, [this, carrier, tn, body = body, sig] {
         if (!is_voided(carrier, tn)) push_event(carrier, body, sig, 0);  // a voided label never moves

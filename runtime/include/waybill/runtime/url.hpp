@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace waybill::runtime {
 
@@ -11,6 +12,8 @@ namespace waybill::runtime {
 std::optional<std::string> percent_decode(std::string_view s);
 /// Encodes everything but unreserved characters (A-Z a-z 0-9 - . _ ~).
 std::string percent_encode(std::string_view s);
+/// Non-empty segments of a path ("/v1/orders/A" -> v1, orders, A), at most 8.
+std::vector<std::string_view> split_path(std::string_view path);
 /// Value of `name` in the query part of `target` ("/path?a=1&b=2"), decoded.
 std::optional<std::string> query_param(std::string_view target, std::string_view name);
 

@@ -1,0 +1,61 @@
+#include "waybill/runtime/crypto.hpp"
+
+#include <vector>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+namespace waybill::runtime {
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), mac, &len);
+  return std::string(reinterpret_cast<const char*>(mac), len);
+}
+
+std::string to_hex(std::string_view bytes) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  }
+  return out;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::string base64_decode(std::string_view in) {
+  if (in.size() % 4 != 0) return {};
+  std::string out(3 * in.size() / 4 + 3, '\0');
+  int len = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  if (len < 0) return {};
+  size_t pad = 0;
+  for (auto it = in.rbegin(); it != in.rend() && *it == '='; ++it) ++pad;
+  out.resize(static_cast<size_t>(len) - pad);
+  return out;
+}
+
+bool equal_constant_time(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string random_base64(size_t n) {
+  std::vector<unsigned char> buf(n);
+  RAND_bytes(buf.data(), static_cast<int>(n));
+  return base64_encode(std::string_view(reinterpret_cast<const char*>(buf.data()), n));
+}
+
+}  // namespace waybill::runtime
