@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -23,6 +24,38 @@ std::string default_server() {
   }
   for (const char* p : {"build/runtime/waybilld", "build-bench/runtime/waybilld"})
     if (std::filesystem::exists(p)) return p;
+  return "";
+}
+
+// carrier-sim next to this binary's build tree (../sim/carrier-sim), else next to waybilld's.
+std::string default_sim(const std::string& server) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> candidates;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) candidates.push_back(self.parent_path().parent_path() / "sim" / "carrier-sim");
+  if (!server.empty()) {
+    auto dir = std::filesystem::absolute(server, ec).parent_path();
+    candidates.push_back(dir.parent_path() / "sim" / "carrier-sim");
+    candidates.push_back(dir / "carrier-sim");
+  }
+  for (auto& p : candidates)
+    if (std::filesystem::exists(p, ec)) return p.string();
+  return "";
+}
+
+// configs/<name> of the source tree: above the build dir holding this binary, in the
+// working directory, or where the bench was built from.
+std::string default_config(const std::string& name) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> candidates;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) candidates.push_back(self.parent_path().parent_path().parent_path() / "configs" / name);
+  candidates.push_back(std::filesystem::path("configs") / name);
+#ifdef WAYBILL_BENCH_SOURCE_DIR
+  candidates.push_back(std::filesystem::path(WAYBILL_BENCH_SOURCE_DIR) / "configs" / name);
+#endif
+  for (auto& p : candidates)
+    if (std::filesystem::exists(p, ec)) return std::filesystem::absolute(p, ec).string();
   return "";
 }
 
@@ -69,7 +102,28 @@ int main(int argc, char** argv) {
   app.add_option("--inproc-concurrency", o.inproc_concurrency, "In-process requests in flight")
       ->capture_default_str();
   app.add_option("--inproc-threads", o.inproc_threads, "In-process feeder threads")->capture_default_str();
-  app.add_option("--skip", skip, "Comma-separated parts to skip: http,inproc,rocksdb,postgres,restart,memory");
+  app.add_option("--skip", skip, "Comma-separated parts to skip: http,o2l,inproc,rocksdb,postgres,restart,memory");
+  // Order-to-label.
+  app.add_option("--sim", o.sim, "carrier-sim binary (default: ../sim/carrier-sim next to this binary)");
+  app.add_option("--carrier-profiles", o.carrier_profiles,
+                 "Carrier profiles copied for order-to-label (default: the source tree's configs/carriers)");
+  app.add_option("--sim-config", o.sim_config,
+                 "carrier-sim config the test one derives from (default: configs/carrier-sim.yaml)");
+  app.add_option("--o2l-duration", o.o2l_duration_s, "Seconds of the order-to-label closed loop (most labels/s)");
+  app.add_option("--o2l-paced-duration", o.o2l_paced_duration_s, "Seconds of the order-to-label open loop (latency)");
+  app.add_option("--o2l-connections", o.o2l_connections, "Connections of the order-to-label closed loop")
+      ->capture_default_str();
+  app.add_option("--o2l-max-outstanding", o.o2l_max_outstanding,
+                 "Packed orders not yet booked beyond which the closed loop pauses")
+      ->capture_default_str();
+  app.add_option("--o2l-rate", o.o2l_rate, "Orders/s of the open loop (default: half the closed loop's labels/s)");
+  app.add_option("--o2l-carrier-latency", o.o2l_carrier_latency_ms, "carrier-sim latency per call, fixed, ms")
+      ->capture_default_str();
+  app.add_option("--o2l-max-in-flight", o.o2l_max_in_flight, "max_in_flight in the profile copies (0: keep)")
+      ->capture_default_str();
+  app.add_option("--o2l-rps", o.o2l_rps, "requests_per_second in the profile copies (0: keep)")->capture_default_str();
+  app.add_option("--o2l-burst", o.o2l_burst, "burst in the profile copies (0: keep)")->capture_default_str();
+  app.add_flag("--o2l-tracking-feed", o.o2l_tracking_feed, "Let carrier-sim push tracking webhooks for every label");
   // Restart and memory.
   app.add_option("--shipments-for-restart", o.restart_shipments, "Stored shipments for restart-to-ready");
   app.add_option("--rss-actors", o.rss_actors, "Shipment actors activated for RSS per actor");
@@ -97,23 +151,31 @@ int main(int argc, char** argv) {
     preset("--shipments-for-restart", o.restart_shipments, size_t{20000});
     preset("--rss-actors", o.rss_actors, size_t{20000});
     preset("--baseline-duration", o.baseline_duration_s, 3.0);
+    preset("--o2l-duration", o.o2l_duration_s, 3.0);
+    preset("--o2l-paced-duration", o.o2l_paced_duration_s, 3.0);
+    preset("--o2l-max-outstanding", o.o2l_max_outstanding, size_t{1000});
   } else if (o.scenario == "full") {
     preset("--shipments-for-restart", o.restart_shipments, size_t{1000000});
     preset("--rss-actors", o.rss_actors, size_t{100000});
   }
   if (o.rss_actors > o.restart_shipments) o.rss_actors = o.restart_shipments;
-  for (const char* part : {"http", "inproc", "rocksdb", "postgres", "restart", "memory"}) {
+  for (const char* part : {"http", "o2l", "inproc", "rocksdb", "postgres", "restart", "memory"}) {
     if (("," + skip + ",").find(std::string(",") + part + ",") == std::string::npos) continue;
-    std::map<std::string, bool*> flags = {{"http", &o.run_http},       {"inproc", &o.run_inproc},
-                                          {"rocksdb", &o.run_rocksdb}, {"postgres", &o.run_postgres},
-                                          {"restart", &o.run_restart}, {"memory", &o.run_memory}};
+    std::map<std::string, bool*> flags = {{"http", &o.run_http},       {"o2l", &o.run_o2l},
+                                          {"inproc", &o.run_inproc},   {"rocksdb", &o.run_rocksdb},
+                                          {"postgres", &o.run_postgres}, {"restart", &o.run_restart},
+                                          {"memory", &o.run_memory}};
     *flags[part] = false;
   }
   if (o.server.empty()) o.server = default_server();
-  if ((o.run_http || o.run_restart) && (o.server.empty() || ::access(o.server.c_str(), X_OK) != 0)) {
-    std::fprintf(stderr, "waybill-bench: no waybilld binary%s%s; pass --server PATH (or --skip http,restart,memory)\n",
+  if ((o.run_http || o.run_restart || o.run_o2l) && (o.server.empty() || ::access(o.server.c_str(), X_OK) != 0)) {
+    std::fprintf(stderr,
+                 "waybill-bench: no waybilld binary%s%s; pass --server PATH (or --skip http,o2l,restart,memory)\n",
                  o.server.empty() ? "" : " at ", o.server.c_str());
     return 2;
   }
+  if (o.sim.empty()) o.sim = default_sim(o.server);
+  if (o.carrier_profiles.empty()) o.carrier_profiles = default_config("carriers");
+  if (o.sim_config.empty()) o.sim_config = default_config("carrier-sim.yaml");
   return run_bench(std::move(o));
 }

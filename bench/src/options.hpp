@@ -45,7 +45,33 @@ struct BenchOptions {
   int inproc_threads = 2;
 
   bool run_http = true, run_inproc = true, run_rocksdb = true, run_postgres = true, run_restart = true,
-       run_memory = true;
+       run_memory = true, run_o2l = true;
+
+  /// Order-to-label: carrier-sim binary, the carrier profiles copied for it and the
+  /// carrier-sim config the test one is derived from (defaults: found next to the bench
+  /// binary and in the source tree's configs/).
+  std::string sim;
+  std::string carrier_profiles;
+  std::string sim_config;
+  /// Seconds of the closed-loop phase (packing as fast as the intake allows).
+  double o2l_duration_s = 12;
+  /// Seconds of the open-loop phase.
+  double o2l_paced_duration_s = 12;
+  /// Connections of the closed-loop phase (each runs create -> release -> pack).
+  int o2l_connections = 128;
+  /// Packed orders not yet booked beyond which the closed loop pauses (keeps the backlog,
+  /// and the drain after the phase, bounded).
+  size_t o2l_max_outstanding = 2000;
+  /// Orders per second of the open-loop phase; 0: half the closed loop's labels/s.
+  double o2l_rate = 0;
+  /// carrier-sim latency, fixed, per call (rate, book, pickup).
+  double o2l_carrier_latency_ms = 50;
+  /// Limits written into the profile copies (0 keeps the profile's value).
+  int o2l_max_in_flight = 256;
+  double o2l_rps = 5000;
+  double o2l_burst = 500;
+  /// Let carrier-sim push tracking webhooks for every label (off: booking alone).
+  bool o2l_tracking_feed = false;
 
   /// Stored shipments for the restart-to-ready test.
   size_t restart_shipments = 200000;

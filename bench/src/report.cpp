@@ -1,5 +1,6 @@
 #include "report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -57,7 +58,92 @@ const char* label(const std::string& path) {
   if (path == "shipments") return "shipment registration";
   if (path == "milestones_single") return "milestones, single";
   if (path == "milestones_ndjson") return "milestones, NDJSON";
+  if (path == "o2l_max") return "order-to-label, max";
+  if (path == "o2l_paced") return "order-to-label, paced";
   return path.c_str();
+}
+
+std::string num(double v) { return grouped(v); }
+std::string num(uint64_t v) { return grouped(static_cast<double>(v)); }
+
+void print_o2l(const OrderToLabelResult& o, std::FILE* out) {
+  if (!o.ran) {
+    std::fprintf(out, "\nOrder-to-label: not measured: %s\n", o.note.empty() ? "-" : o.note.c_str());
+    return;
+  }
+  std::string lims;
+  for (auto& [name, l] : o.limits) {
+    char b[160];
+    std::snprintf(b, sizeof b, "%s%s max_in_flight %d, %.0f req/s, burst %.0f", lims.empty() ? "" : "; ", name.c_str(),
+                  l.max_in_flight, l.requests_per_second, l.burst);
+    lims += b;
+  }
+  std::fprintf(out, "\nOrder-to-label (POST order, release, pack -> rated if several carriers qualify, booked at "
+                    "carrier-sim,\n  shipment.booked on the event feed). carrier-sim: fixed %.0f ms per call, no faults, "
+                    "tracking feed %s.\n  Profiles: %s; waybill's carrier client: %d connections per host:port.\n",
+               o.carrier_latency_ms, o.tracking_feed ? "on" : "off", lims.c_str(), o.client_pool_per_endpoint);
+  auto& m = o.max;
+  std::fprintf(out, "  %-18s %s labels/s: %s shipments booked in %.1f s from the first pack until every carrier call "
+                    "was done\n  %-18s (pickups included); %s/s booked while packing (%.1f s steady window)\n",
+               "most labels/s", num(m.labels_per_s).c_str(), num(m.booked).c_str(), m.work_s, "",
+               num(m.labels_per_s_window).c_str(), m.window_s);
+  std::fprintf(out, "  %-18s %d connections x (create, release, pack), %s orders packed (%s/s), %s booked; %s packed but "
+                    "unbooked when packing stopped\n  %-18s (cap %zu, waited on %.0f%% of the time), last booked %.1f s "
+                    "after the last pack; pack->booked p50 %s ms, p99 %s ms\n",
+               "", m.connections, num(m.packs).c_str(), num(m.packs_per_s).c_str(), num(m.booked).c_str(),
+               num(m.backlog_at_end).c_str(), "", o.max_outstanding, 100 * m.cap_wait_share, m.drain_s,
+               ms(m.latency.p50).c_str(), ms(m.latency.p99).c_str());
+  auto& p = o.paced;
+  if (p.ran) {
+    std::fprintf(out, "  %-18s open loop at %s orders/s for %.0f s: %s booked (%s labels/s), start lag p99 %s ms, "
+                      "%d connections at most\n",
+                 "latency", num(p.target_rate).c_str(), p.duration_s, num(p.booked).c_str(),
+                 num(p.labels_per_s).c_str(), ms(p.start_lag_p99_ms).c_str(), p.connections);
+    std::fprintf(out, "  %-18s pack sent -> booked event time: p50 %s  p90 %s  p99 %s  p99.9 %s  max %s ms (n = %s)\n",
+                 "", ms(p.latency.p50).c_str(), ms(p.latency.p90).c_str(), ms(p.latency.p99).c_str(),
+                 ms(p.latency.p999).c_str(), ms(p.latency.max).c_str(), num(p.latency.n).c_str());
+    std::fprintf(out, "  %-18s pack sent -> event received on the feed: p50 %s  p99 %s ms\n", "", ms(p.seen.p50).c_str(),
+                 ms(p.seen.p99).c_str());
+    std::fprintf(out, "  %-18s express, rated by 2 carriers then booked: p50 %s  p99 %s ms (n = %s); ground/overnight, "
+                      "one eligible service, booked directly: p50 %s  p99 %s ms (n = %s)\n",
+                 "", ms(p.rated.p50).c_str(), ms(p.rated.p99).c_str(), num(p.rated.n).c_str(), ms(p.single.p50).c_str(),
+                 ms(p.single.p99).c_str(), num(p.single.n).c_str());
+  } else {
+    std::fprintf(out, "  %-18s not measured\n", "latency");
+  }
+  std::fprintf(out, "  %-18s %.2f carrier attempts per booked shipment (rate quotes, book, pickup), closed loop:\n",
+               "carrier calls", m.calls_per_label);
+  for (auto& [name, c] : m.carriers) {
+    auto it = o.limits.find(name);
+    int limit = it == o.limits.end() ? 0 : it->second.max_in_flight;
+    std::fprintf(out, "  %-18s   %-10s %s attempts/s, mean attempt %s ms in waybill, in flight max %s of %d, queue max "
+                      "%s; ok %s, rejected %s, in doubt %s, failed %s, refused %s, retries %s\n",
+                 "", name.c_str(), num(c.attempts_per_s).c_str(), ms(c.mean_attempt_ms).c_str(),
+                 num(c.max_in_flight_seen).c_str(), limit, num(c.max_queue_seen).c_str(), num(c.calls_ok).c_str(),
+                 num(c.calls_rejected).c_str(), num(c.calls_in_doubt).c_str(), num(c.calls_failed).c_str(),
+                 num(c.calls_refused).c_str(), num(c.retries).c_str());
+  }
+  std::fprintf(out, "  %-18s %s\n", "bound", o.bound.c_str());
+  auto bounds = o.bounds;
+  std::sort(bounds.begin(), bounds.end(), [](auto& a, auto& b) { return a.second > b.second; });
+  for (auto& [what, use] : bounds) std::fprintf(out, "  %-18s   %4.0f%%  %s\n", "", 100 * use, what.c_str());
+  auto& l = o.ledger;
+  if (l.ran) {
+    std::fprintf(out, "  %-18s %s labels sold (carrier-sim GET /labels, %s voided) for %s references in %s carrier "
+                      "shipments:\n  %-18s %s duplicate references (more than one carrier shipment for one reference)%s%s\n",
+                 "labels", num(l.labels).c_str(), num(l.voided).c_str(), num(l.references).c_str(),
+                 num(l.carrier_shipments).c_str(), "", num(l.duplicate_references).c_str(),
+                 l.first_duplicate.empty() ? "" : ", first: ", l.first_duplicate.c_str());
+  }
+  std::fprintf(out, "  %-18s %s shipments booked (booked events) with %s packages; sold without a booked event %s, "
+                    "booked without a label %s;\n  %-18s GET /v1/shipments/{id}: %s of %s booked\n",
+               "", num(o.shipments_booked).c_str(), num(o.packages_booked).c_str(), num(o.sold_not_booked).c_str(),
+               num(o.booked_not_sold).c_str(), "", num(o.get_booked).c_str(), num(o.get_checked).c_str());
+  std::fprintf(out, "  %-18s waybill_bookings_total over both phases: booked %s, exception %s, in doubt %s\n", "",
+               num(m.bookings_booked + p.bookings_booked).c_str(), num(m.bookings_exception + p.bookings_exception).c_str(),
+               num(m.bookings_in_doubt + p.bookings_in_doubt).c_str());
+  if (!o.first_problem.empty()) std::fprintf(out, "  first problem: %s\n", o.first_problem.substr(0, 300).c_str());
+  if (!o.note.empty()) std::fprintf(out, "  note: %s\n", o.note.c_str());
 }
 
 }  // namespace
@@ -99,6 +185,10 @@ void print_table(const RunReport& r, std::FILE* out) {
                     "commit ms (Write + fsync) and wr busy (share of the\n  phase the writer spent inside Write) come "
                     "from the engine's metrics. cpu s = cores used by the server (in-process:\n  by this whole process), "
                     "cpu c = cores used by the HTTP client.\n");
+  if (std::any_of(r.phases.begin(), r.phases.end(), [](auto& p) { return p.unit == "labels"; }))
+    std::fprintf(out, "  order-to-label rows: units/s = shipments booked per second, req/s = create + release + pack "
+                      "requests,\n  p50 ... p99.9 = pack request sent -> shipment.booked event time (max: under "
+                      "saturation; paced: the latency figure).\n");
   for (auto& p : r.phases) {
     if (!p.first_error.empty())
       std::fprintf(out, "  first error, %s %s: %s\n", label(p.path), p.transport.c_str(), p.first_error.substr(0, 200).c_str());
@@ -133,6 +223,8 @@ void print_table(const RunReport& r, std::FILE* out) {
                  grouped(static_cast<double>(p.applied)).c_str(), grouped(static_cast<double>(p.late)).c_str(),
                  grouped(static_cast<double>(p.duplicate)).c_str(), grouped(static_cast<double>(p.rejected)).c_str());
   }
+
+  print_o2l(r.o2l, out);
 
   std::fprintf(out, "\nBaselines (same disk, same run; one durable state + milestone + event transition per milestone):\n");
   auto base = [&](const char* name, const BaselineResult& b) {
@@ -226,6 +318,137 @@ void kv(Writer& w, const char* k, uint64_t v) { w.Key(k); w.Uint64(v); }
 void kv(Writer& w, const char* k, int v) { w.Key(k); w.Int(v); }
 void kv(Writer& w, const char* k, bool v) { w.Key(k); w.Bool(v); }
 void kv(Writer& w, const char* k, const std::string& v) { w.Key(k); w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size())); }
+
+void latency(Writer& w, const char* key, const O2LLatency& l) {
+  w.Key(key);
+  w.StartObject();
+  kv(w, "n", l.n);
+  kv(w, "p50_ms", l.p50);
+  kv(w, "p90_ms", l.p90);
+  kv(w, "p99_ms", l.p99);
+  kv(w, "p999_ms", l.p999);
+  kv(w, "max_ms", l.max);
+  w.EndObject();
+}
+
+void o2l_phase(Writer& w, const char* key, const O2LPhase& p) {
+  w.Key(key);
+  w.StartObject();
+  kv(w, "ran", p.ran);
+  kv(w, "connections", p.connections);
+  kv(w, "duration_s", p.duration_s);
+  kv(w, "target_orders_per_s", p.target_rate);
+  kv(w, "orders", p.orders);
+  kv(w, "packs", p.packs);
+  kv(w, "booked", p.booked);
+  kv(w, "errors", p.errors);
+  kv(w, "retries", p.retries);
+  kv(w, "packs_per_s", p.packs_per_s);
+  kv(w, "labels_per_s", p.labels_per_s);
+  kv(w, "labels_per_s_while_packing", p.labels_per_s_window);
+  kv(w, "work_s", p.work_s);
+  kv(w, "steady_window_s", p.window_s);
+  kv(w, "backlog_at_end", p.backlog_at_end);
+  kv(w, "drain_s", p.drain_s);
+  kv(w, "cap_wait_share", p.cap_wait_share);
+  kv(w, "start_lag_p99_ms", p.start_lag_p99_ms);
+  latency(w, "pack_to_booked_event", p.latency);
+  latency(w, "pack_to_event_received", p.seen);
+  latency(w, "rated_express", p.rated);
+  latency(w, "single_service", p.single);
+  kv(w, "carrier_attempts_per_label", p.calls_per_label);
+  kv(w, "client_pool_use", p.pool_use);
+  kv(w, "max_booking_backlog", p.max_backlog_seen);
+  kv(w, "max_storage_queue", p.max_storage_queue_seen);
+  kv(w, "writer_busy_share", p.writer_busy);
+  kv(w, "server_cpu_cores", p.server_cores);
+  kv(w, "sim_cpu_cores", p.sim_cores);
+  kv(w, "client_cpu_cores", p.client_cores);
+  kv(w, "machine_busy_cores", p.machine_busy);
+  w.Key("bookings_total");
+  w.StartObject();
+  kv(w, "booked", p.bookings_booked);
+  kv(w, "exception", p.bookings_exception);
+  kv(w, "in_doubt", p.bookings_in_doubt);
+  w.EndObject();
+  w.Key("carriers");
+  w.StartObject();
+  for (auto& [name, c] : p.carriers) {
+    w.Key(name.c_str());
+    w.StartObject();
+    kv(w, "calls_ok", c.calls_ok);
+    kv(w, "calls_rejected", c.calls_rejected);
+    kv(w, "calls_in_doubt", c.calls_in_doubt);
+    kv(w, "calls_failed", c.calls_failed);
+    kv(w, "calls_refused", c.calls_refused);
+    kv(w, "attempts", c.attempts);
+    kv(w, "retries", c.retries);
+    kv(w, "attempts_per_s", c.attempts_per_s);
+    kv(w, "mean_attempt_ms", c.mean_attempt_ms);
+    kv(w, "max_in_flight_seen", c.max_in_flight_seen);
+    kv(w, "max_queue_seen", c.max_queue_seen);
+    kv(w, "window_use", c.window_use);
+    kv(w, "rate_use", c.rate_use);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+}
+
+void o2l(Writer& w, const OrderToLabelResult& o) {
+  w.Key("order_to_label");
+  w.StartObject();
+  kv(w, "ran", o.ran);
+  if (!o.note.empty()) kv(w, "note", o.note);
+  kv(w, "sim_binary", o.sim_binary);
+  kv(w, "carrier_latency_ms", o.carrier_latency_ms);
+  kv(w, "tracking_feed", o.tracking_feed);
+  kv(w, "max_outstanding", static_cast<uint64_t>(o.max_outstanding));
+  kv(w, "client_pool_per_endpoint", o.client_pool_per_endpoint);
+  w.Key("profiles");
+  w.StartObject();
+  for (auto& [name, l] : o.limits) {
+    w.Key(name.c_str());
+    w.StartObject();
+    kv(w, "base_url", l.base_url);
+    kv(w, "requests_per_second", l.requests_per_second);
+    kv(w, "burst", l.burst);
+    kv(w, "max_in_flight", l.max_in_flight);
+    kv(w, "queue_capacity", static_cast<uint64_t>(l.queue_capacity));
+    kv(w, "timeout_ms", l.timeout_ms);
+    w.EndObject();
+  }
+  w.EndObject();
+  o2l_phase(w, "max", o.max);
+  o2l_phase(w, "paced", o.paced);
+  kv(w, "bound", o.bound);
+  w.Key("utilisation");
+  w.StartObject();
+  for (auto& [what, use] : o.bounds) kv(w, what.c_str(), use);
+  w.EndObject();
+  w.Key("labels");
+  w.StartObject();
+  kv(w, "checked", o.ledger.ran);
+  kv(w, "labels_sold", o.ledger.labels);
+  kv(w, "voided", o.ledger.voided);
+  kv(w, "carrier_shipments", o.ledger.carrier_shipments);
+  kv(w, "references", o.ledger.references);
+  kv(w, "duplicate_references", o.ledger.duplicate_references);
+  if (!o.ledger.first_duplicate.empty()) kv(w, "first_duplicate", o.ledger.first_duplicate);
+  w.Key("labels_by_carrier");
+  w.StartObject();
+  for (auto& [c, n] : o.ledger.labels_by_carrier) kv(w, c.c_str(), n);
+  w.EndObject();
+  kv(w, "shipments_booked", o.shipments_booked);
+  kv(w, "packages_booked", o.packages_booked);
+  kv(w, "sold_not_booked", o.sold_not_booked);
+  kv(w, "booked_not_sold", o.booked_not_sold);
+  kv(w, "get_checked", o.get_checked);
+  kv(w, "get_booked", o.get_booked);
+  if (!o.first_problem.empty()) kv(w, "first_problem", o.first_problem);
+  w.EndObject();
+  w.EndObject();
+}
 
 void baseline(Writer& w, const char* key, const BaselineResult& b) {
   w.Key(key);
@@ -383,6 +606,7 @@ bool write_json(const RunReport& r, const std::string& path, std::string* error)
   for (auto& [k, v] : r.server_counters) kv(w, k.c_str(), v);
   w.EndObject();
   w.EndObject();
+  o2l(w, r.o2l);
   w.Key("memory");
   w.StartObject();
   kv(w, "ran", r.memory.ran);

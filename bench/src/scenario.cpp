@@ -1,5 +1,5 @@
-// The bench run: HTTP phases against a waybilld child, the same phases in-process,
-// then baselines, restart-to-ready and RSS per actor (see scenario_*.cpp).
+// The bench run: HTTP phases against a waybilld child, order-to-label through
+// carrier-sim, the same HTTP phases in-process, then baselines, restart-to-ready and RSS per actor (see scenario_*.cpp).
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -310,6 +310,7 @@ int Runner::run() {
   if (::statfs(work_.c_str(), &sf) == 0 && sf.f_type == 0x01021994)
     report_.notes.push_back("the work dir is on tmpfs: fsync costs nothing there, so the figures flatter every engine");
   if (!o_.server.empty()) o_.server = fs::absolute(o_.server).string();
+  if (!o_.sim.empty()) o_.sim = fs::absolute(o_.sim).string();
 
   std::time_t now = std::time(nullptr);
   char when[64];
@@ -339,6 +340,11 @@ int Runner::run() {
   report_.ndjson_connections = o_.ndjson_connections;
   run_rocksdb_half("before");
   if (o_.run_http && !run_http()) failed_ = true;
+  if (o_.run_o2l) {
+    if (!run_order_to_label()) failed_ = true;
+  } else {
+    report_.o2l.note = "skipped (--skip o2l)";
+  }
   if (o_.run_inproc && !run_inproc()) failed_ = true;
   run_baselines();
   if (o_.run_restart && o_.restart_shipments > 0) {

@@ -1,6 +1,6 @@
 // The bench run as one object: each part of the run is a member, spread over
-// scenario.cpp (HTTP and in-process phases), scenario_baselines.cpp and
-// scenario_restart.cpp. Internal to waybill-bench.
+// scenario.cpp (HTTP and in-process phases), scenario_o2l.cpp (order-to-label),
+// scenario_baselines.cpp and scenario_restart.cpp. Internal to waybill-bench.
 #pragma once
 
 #include <sys/resource.h>
@@ -12,6 +12,7 @@
 #include "driver.hpp"
 #include "inproc.hpp"
 #include "options.hpp"
+#include "order_to_label.hpp"
 #include "report.hpp"
 #include "server.hpp"
 #include "workload.hpp"
@@ -60,6 +61,11 @@ class Runner {
   RocksBaselineOptions rocks_options() const;
   void run_rocksdb_half(const char* when);
   bool run_restart_and_memory();
+  // Order-to-label against carrier-sim (scenario_o2l.cpp).
+  bool run_order_to_label();
+  std::string o2l_config_text(const std::string& carriers_dir) const;
+  void o2l_phase(LabelFlow& flow, ServerProcess& server, ServerProcess& sim, char phase, double rate, O2LPhase& out);
+  void o2l_bound();
   DriveOptions drive_options(const Target& t, double duration) const;
   /// False (and a note) once the server under test is gone: later phases are skipped.
   bool alive(const Target& t, const std::string& after_phase);

@@ -143,6 +143,7 @@ bool ServerProcess::start() {
     args.push_back("--config");
     args.push_back(opt_.config_path);
   }
+  if (!opt_.argv.empty()) args = opt_.argv;
   started_ = now_seconds();
   pid_ = ::fork();
   if (pid_ < 0) {
@@ -191,7 +192,7 @@ double ServerProcess::wait_ready(double timeout_s) {
       error_ = "server exited before it was ready (see " + opt_.log_path + ")";
       return -1;
     }
-    auto r = http_get(opt_.host, opt_.port, "/readyz", 1000);
+    auto r = http_get(opt_.host, opt_.port, opt_.ready_path, 1000);
     if (r.status == 200) return 1000 * (now_seconds() - started_);
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace waybill::bench {
 
@@ -41,6 +42,11 @@ struct ServerOptions {
   uint16_t port = 0;
   /// stdout and stderr of the server go here.
   std::string log_path;
+  /// When set, exec exactly these arguments (binary first) instead of waybilld's
+  /// --listen/--data-dir/--config; `port` must then be the one they listen on.
+  std::vector<std::string> argv;
+  /// What wait_ready() polls for a 200. Default: "/readyz".
+  std::string ready_path = "/readyz";
 };
 
 class ServerProcess {
