@@ -195,6 +195,7 @@ ShipmentDecision decide(std::optional<ShipmentState>& state, const BookingOutcom
         case CallOutcome::in_doubt:
           if (h.booking_state == B::in_doubt) return {};
           h.booking_state = B::in_doubt;
+          h.reconcile_pending = true;  // once booked, look for a late duplicate to void
           return event(s, "shipment.booking_in_doubt", "no answer from the carrier (" + r.message + "); will look up by reference", now);
         case CallOutcome::failed:
         case CallOutcome::refused:
@@ -278,6 +279,27 @@ ShipmentDecision decide(std::optional<ShipmentState>& state, const SelectionFail
   ShipmentDecision d;
   to_exception(*state, d, c.reason, c.message, "", now);
   return d;
+}
+
+ShipmentDecision decide(std::optional<ShipmentState>& state, const ReconcileDone& c, int64_t now) {
+  if (!state || !state->header.reconcile_pending || state->header.booking_state != B::booked) return {};
+  auto& h = state->header;
+  h.reconcile_pending = false;
+  std::string reason = "carrier bookings under " + h.reference + " reconciled";
+  if (!c.voided.empty()) {
+    reason += "; voided late duplicate(s):";
+    for (auto& id : c.voided) reason += " " + id;
+  }
+  return event(*state, c.voided.empty() ? "shipment.reconciled" : "shipment.duplicate_voided", reason, now);
+}
+
+std::vector<std::string> extra_bookings(const fb::ShipmentT& h, const std::vector<BookingResult>& found) {
+  std::vector<std::string> out;
+  for (auto& b : found)
+    if (b.carrier_shipment_id != h.carrier_shipment_id &&
+        std::find(out.begin(), out.end(), b.carrier_shipment_id) == out.end())
+      out.push_back(b.carrier_shipment_id);
+  return out;
 }
 
 bool booking_open(fb::BookingState s) { return s == B::selecting || s == B::requested || s == B::in_doubt; }

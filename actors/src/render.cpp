@@ -181,6 +181,10 @@ std::string render_shipment(const fb::ShipmentT& s, std::vector<fb::MilestoneT> 
     w.Key("rounds");
     w.Uint(s.booking_rounds);
     str_opt(w, "pickup_confirmation", s.pickup_confirmation);
+    if (s.reconcile_pending) {
+      w.Key("reconcile_pending");  // a doubtful booking: duplicates at the carrier still checked for
+      w.Bool(true);
+    }
     w.EndObject();
     str(w, "service_level", name(s.service_level));
     party(w, "ship_from", s.ship_from.get());

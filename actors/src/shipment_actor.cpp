@@ -137,8 +137,9 @@ void persist(ShipmentActor* self, const ShipmentDecision& d, std::optional<Shipm
       if (booking_changed && state_now == B::rejected) ctx.stats->exceptions_raised++;
       if (booking_changed && state_now == B::in_doubt) ctx.stats->bookings_in_doubt++;
       if (notify) notify_order(ctx, *notify);
-      // A new booking state may call for the next carrier call: drive it in the actor.
-      if (booking_changed && (is_open || state_now == B::booked)) {
+      // The committed state may call for the next carrier call (booking, lookup,
+      // pickup, reconciliation): drive it in the actor. drive() is idempotent.
+      if (ctx.carriers && (is_open || state_now == B::booked)) {
         handle->inflight.fetch_add(1, std::memory_order_acq_rel);
         caf::anon_send(me, drive_atom::value);
       }

@@ -28,6 +28,10 @@ struct ShipmentActorState {
   bool pickup_tried = false;
   bool resumed = false;  // activated by start-up recovery: a "requested" booking may be out
   std::optional<Rating> rating;
+  // Reconciliation: extra bookings being voided, and those voided so far.
+  size_t extra_voids_pending = 0;
+  std::vector<std::string> extra_voided;
+  bool extra_void_failed = false;
   ReplyFn void_reply;
 };
 

@@ -28,18 +28,19 @@ BookingInput booking_input(const ShipmentActorState& st, const std::string& serv
 
 // Sends one carrier call; its answer comes back to this incarnation as a BookingOutcome.
 bool call_carrier(ShipmentActor* self, const std::string& carrier, CallKind kind, const std::string& service,
-                  size_t candidate = 0) {
+                  size_t candidate = 0, const std::string& other_booking = {}) {
   auto& st = self->state;
   auto it = st.ctx.carriers->adapters.find(carrier);
   if (it == st.ctx.carriers->adapters.end()) return false;
   auto call = std::make_shared<CarrierCall>();
   call->kind = kind;
   call->input = booking_input(st, service);
+  if (!other_booking.empty()) call->input.carrier_shipment_id = other_booking;  // void that one, not ours
   auto handle = st.handle;
   caf::actor me = caf::actor_cast<caf::actor>(self);
-  call->done = [handle, me, kind, candidate](CallResult r) {
+  call->done = [handle, me, kind, candidate, other_booking](CallResult r) {
     handle->inflight.fetch_add(1, std::memory_order_acq_rel);
-    caf::anon_send(me, std::make_shared<BookingOutcome>(BookingOutcome{kind, std::move(r), candidate}));
+    caf::anon_send(me, std::make_shared<BookingOutcome>(BookingOutcome{kind, std::move(r), candidate, other_booking}));
   };
   st.handle->pending_effects.fetch_add(1, std::memory_order_acq_rel);
   caf::anon_send(it->second, std::move(call));
@@ -106,6 +107,32 @@ void on_rate(ShipmentActor* self, BookingOutcome& o) {
   apply_command(self, BookingIntent{*sel});
 }
 
+// A doubtful booking is booked: void any other booking the carrier made under the same
+// reference (a lost request it processed after our lookup), so one live label remains.
+void on_reconcile_lookup(ShipmentActor* self, BookingOutcome& o) {
+  auto& st = self->state;
+  if (o.result.outcome != CallOutcome::ok) return drive(self);  // look again later
+  auto extras = extra_bookings(st.shipment->header, o.result.found);
+  if (extras.empty()) return apply_command(self, ReconcileDone{});
+  st.extra_voided.clear();
+  st.extra_void_failed = false;
+  for (auto& id : extras)
+    if (call_carrier(self, st.shipment->header.carrier, CallKind::void_label, st.shipment->header.service, 0, id))
+      ++st.extra_voids_pending;
+  if (st.extra_voids_pending == 0) drive(self);
+}
+
+void on_extra_void(ShipmentActor* self, BookingOutcome& o) {
+  auto& st = self->state;
+  if (o.result.outcome == CallOutcome::ok) st.extra_voided.push_back(o.extra_booking);
+  else st.extra_void_failed = true;
+  if (--st.extra_voids_pending > 0) return;
+  if (st.extra_void_failed) return drive(self);  // another reconciliation round later
+  ReconcileDone done;
+  done.voided = std::move(st.extra_voided);
+  apply_command(self, done);
+}
+
 }  // namespace
 
 void drive(ShipmentActor* self) {
@@ -145,6 +172,14 @@ void drive(ShipmentActor* self) {
     case B::booked: {
       st.resumed = false;
       auto* prof = st.ctx.carriers->profile(h.carrier);
+      if (h.reconcile_pending && !st.lookup_scheduled && !st.call_outstanding && st.extra_voids_pending == 0) {
+        // Give a late-processed lost request time to land before looking for it.
+        int wait_ms = 2 * (prof ? std::max(prof->limits.in_doubt_grace_ms, prof->limits.timeout_ms) : 2000);
+        st.lookup_scheduled = true;
+        st.handle->pending_effects.fetch_add(1, std::memory_order_acq_rel);
+        st.handle->inflight.fetch_add(1, std::memory_order_acq_rel);
+        self->delayed_send(self, std::chrono::milliseconds(wait_ms), lookup_due_atom::value);
+      }
       if (!prof || prof->pickup.path.empty() || !h.pickup_confirmation.empty() || st.pickup_tried || st.call_outstanding)
         return;
       st.pickup_tried = true;
@@ -161,9 +196,11 @@ void handle_lookup_due(ShipmentActor* self) {
   auto& st = self->state;
   st.lookup_scheduled = false;
   st.handle->pending_effects.fetch_sub(1, std::memory_order_acq_rel);
-  if (!st.shipment || st.shipment->header.booking_state != B::in_doubt || st.call_outstanding) return;
-  if (call_carrier(self, st.shipment->header.carrier, CallKind::lookup, st.shipment->header.service))
-    st.call_outstanding = true;
+  if (!st.shipment || st.call_outstanding) return;
+  auto& h = st.shipment->header;
+  bool reconciling = h.booking_state == B::booked && h.reconcile_pending;
+  if (h.booking_state != B::in_doubt && !reconciling) return;
+  if (call_carrier(self, h.carrier, CallKind::lookup, h.service)) st.call_outstanding = true;
 }
 
 void handle_booking_outcome(ShipmentActor* self, BookingOutcome& o) {
@@ -174,8 +211,12 @@ void handle_booking_outcome(ShipmentActor* self, BookingOutcome& o) {
       dir.booking_answers.fetch_add(1) + 1 == dir.crash_after_booking_answers)
     std::_Exit(137);  // injected crash point: label sold, not yet persisted
   if (o.kind == CallKind::rate) return on_rate(self, o);
+  if (!o.extra_booking.empty()) return on_extra_void(self, o);
   st.call_outstanding = false;
   if (!st.shipment) return;
+  auto& hb = st.shipment->header;
+  if (o.kind == CallKind::lookup && hb.booking_state == B::booked && hb.reconcile_pending)
+    return on_reconcile_lookup(self, o);
   auto before = st.shipment;
   auto d = decide(st.shipment, o, now_us());
   if (o.kind == CallKind::lookup && d.status.ok() && !d.events.empty() &&

@@ -44,8 +44,12 @@ struct BookingIntent { Selection selection; };
 struct BookingOutcome {
   CallKind kind;
   CallResult result;
-  size_t candidate = 0;  // rate: index of the candidate that was asked
+  size_t candidate = 0;    // rate: index of the candidate that was asked
+  std::string extra_booking;  // void of this extra booking, found by reconciliation
 };
+/// Reconciliation after a doubtful booking finished: `voided` are the extra bookings
+/// (carrier shipment ids) voided under the reference; none found leaves the list empty.
+struct ReconcileDone { std::vector<std::string> voided; };
 /// No carrier can be chosen (no eligible service on the lane, or none quoted).
 struct SelectionFailed { std::string reason; std::string message; };
 /// Operator action on a shipment in the exception queue. While selecting, a shipment
@@ -67,6 +71,9 @@ ShipmentDecision decide(std::optional<ShipmentState>& state, const BookingIntent
 ShipmentDecision decide(std::optional<ShipmentState>& state, const BookingOutcome& cmd, int64_t now_us);
 ShipmentDecision decide(std::optional<ShipmentState>& state, const ResolveException& cmd, int64_t now_us);
 ShipmentDecision decide(std::optional<ShipmentState>& state, const SelectionFailed& cmd, int64_t now_us);
+ShipmentDecision decide(std::optional<ShipmentState>& state, const ReconcileDone& cmd, int64_t now_us);
+/// Bookings found under the reference other than the one the shipment holds.
+std::vector<std::string> extra_bookings(const fb::ShipmentT& h, const std::vector<BookingResult>& found);
 /// True while a booking is under way (the shipment is in the "work" column).
 bool booking_open(fb::BookingState s);
 
