@@ -50,7 +50,10 @@ void Api::subscriptions(const CallPtr& call, const std::vector<std::string>& par
       if (!created) return call->fail(created.status());
       rapidjson::StringBuffer sb;
       Writer w(sb);
-      write_subscription(w, *created, 0, true);  // secrets are shown once, at creation
+      uint64_t cursor = 0;
+      for (auto& [sub, c] : webhooks_.list())
+        if (sub.id == created->id) cursor = c;
+      write_subscription(w, *created, cursor, true);  // secrets are shown once, at creation
       return ok_json(201, sb.GetString());
     }
     if (m != "GET") return not_allowed();

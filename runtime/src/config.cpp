@@ -73,6 +73,7 @@ std::map<std::string, Setter> setters(Config& c, std::string* listen) {
       {"booking.book_on_release", bind(&e.booking.book_on_release)},
       {"booking.max_backlog", bind_min<int64_t>(&e.booking.max_backlog, 1)},
       {"booking.client_threads", bind_min(&e.booking.client_threads, 1)},
+      {"booking.client_max_connections", bind_min<size_t>(&e.booking.client_max_connections, 1)},
       {"webhooks.retry_period_s", bind_min<int64_t>(&c.api.webhooks.retry_period_s, 1)},
       {"webhooks.base_backoff_ms", bind_min(&c.api.webhooks.base_backoff_ms, 1)},
       {"webhooks.max_backoff_ms", bind_min(&c.api.webhooks.max_backoff_ms, 1)},

@@ -91,6 +91,7 @@ Status start_carriers(Engine::Impl& s) {
     spdlog::warn("fault injection: the process dies on booking answer #{}", b.crash_after_booking_answers);
   HttpClientOptions client_options;
   client_options.threads = b.client_threads;
+  client_options.max_connections_per_endpoint = b.client_max_connections;
   s.client = std::make_unique<HttpClient>(client_options);
   uint64_t seed = 1;
   for (auto& p : dir.profiles) {

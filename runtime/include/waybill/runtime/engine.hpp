@@ -31,6 +31,9 @@ struct BookingOptions {
   fb::PartyT default_ship_from;
   /// HTTP client threads for carrier calls. Default: 1.
   int client_threads = 1;
+  /// Most connections to one carrier endpoint (host:port); with the adapters' windows
+  /// this bounds concurrent carrier calls. Default: 256.
+  size_t client_max_connections = 256;
   /// Crash tests only: die on the Nth booking answer before persisting it. Default: 0 (off).
   int crash_after_booking_answers = 0;
 };
