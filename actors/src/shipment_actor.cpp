@@ -70,10 +70,15 @@ std::string exception_record(const fb::ShipmentT& h, int64_t now) {
 void index_ops(const fb::ShipmentT* before, const fb::ShipmentT& after, int64_t now,
                std::vector<storage::WriteOp>* ops) {
   const std::string& id = after.shipment_id;
-  bool was_open = before && booking_open(before->booking_state);
-  bool is_open = booking_open(after.booking_state);
-  if (is_open && !was_open) ops->push_back({Column::work, keys::work_booking(id), {}});
-  if (!is_open && was_open) ops->push_back({Column::work, keys::work_booking(id), {}, true});
+  // Outstanding carrier work survives a restart through the "work" index: an open
+  // booking, or a booked one still to be reconciled.
+  auto needs_work = [](const fb::ShipmentT& h) {
+    return booking_open(h.booking_state) || (h.booking_state == B::booked && h.reconcile_pending);
+  };
+  bool had_work = before && needs_work(*before);
+  bool has_work = needs_work(after);
+  if (has_work && !had_work) ops->push_back({Column::work, keys::work_booking(id), {}});
+  if (!has_work && had_work) ops->push_back({Column::work, keys::work_booking(id), {}, true});
   bool was_exc = before && before->booking_state == B::rejected;
   bool is_exc = after.booking_state == B::rejected;
   if (is_exc) ops->push_back({Column::exceptions, id, exception_record(after, now)});
@@ -319,7 +324,10 @@ caf::behavior shipment_actor(ShipmentActor* self, EntityContext ctx, std::string
         self->state.handle->done();
       },
       [=](ResumeWork) {
-        self->state.resumed = true;  // a "requested" booking may have been sent before the restart
+        auto& s = self->state;
+        // Open bookings found at start-up count in the backlog until they settle.
+        if (s.shipment && booking_open(s.shipment->header.booking_state)) s.ctx.stats->booking_backlog++;
+        s.resumed = true;  // a "requested" booking may have been sent before the restart
         drive(self);
         self->state.handle->done();
       },

@@ -119,7 +119,6 @@ void resume_work(Engine::Impl& s) {
     }
     return true;
   });
-  s.stats.booking_backlog += static_cast<int64_t>(bookings);
   if (orders + bookings > 0) spdlog::info("resumed {} order(s) and {} booking(s) under way", orders, bookings);
 }
 
