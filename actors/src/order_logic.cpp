@@ -145,7 +145,10 @@ bool order_transition_allowed(S from, S to) {
     case S::released: return from == S::validated;
     case S::allocated: return from == S::released;
     case S::packed: return from == S::released || from == S::allocated;
-    case S::shipping: return from == S::validated || from == S::released || from == S::allocated || from == S::packed;
+    // exception -> shipping: a booking exception resolved before any carrier scan.
+    case S::shipping:
+      return from == S::validated || from == S::released || from == S::allocated || from == S::packed ||
+             from == S::exception;
     case S::shipped: return before_shipped(from) || from == S::exception;
     case S::delivered: return before_shipped(from) || from == S::shipped || from == S::exception;
     case S::exception: return before_shipped(from) || from == S::shipped;

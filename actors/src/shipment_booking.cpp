@@ -141,6 +141,7 @@ void drive(ShipmentActor* self) {
   auto& h = st.shipment->header;
   switch (h.booking_state) {
     case B::selecting:
+      st.resumed = false;  // nothing was sent for a booking still being chosen
       if (st.rating || st.call_outstanding) return;
       return start_selection(self);
     case B::requested:

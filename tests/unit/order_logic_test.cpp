@@ -374,6 +374,17 @@ TEST(OrderLogic, ExceptionAndRecoveryToShipped) {
   EXPECT_EQ(types(d), std::vector<std::string>{"order.delivered"});
 }
 
+// A booking rejection puts the order in exception; once an operator fixes it and the
+// shipment is labelled (no carrier scan yet), the order is back to shipping, not shipped.
+TEST(OrderLogic, ResolvedBookingExceptionReturnsToShipping) {
+  std::optional<fb::OrderT> state = order_in(S::packed);
+  accept(state, observed("SHP-1", T::exception, false));
+  ASSERT_EQ(state->status, S::exception);
+  auto d = accept(state, observed("SHP-1", T::label_created, false));
+  EXPECT_EQ(types(d), std::vector<std::string>{"order.shipping"});
+  EXPECT_EQ(state->status, S::shipping);
+}
+
 TEST(OrderLogic, ExceptionCanBeDeliveredDirectly) {
   auto state = order_in(S::exception);
   auto d = accept(state, observed("SHP-1", T::delivered, true));
@@ -464,7 +475,7 @@ TEST(OrderLogic, TransitionTableIsExactlyTheLifecycle) {
       {S::released, S::allocated},
       {S::released, S::packed},   {S::allocated, S::packed},
       {S::validated, S::shipping}, {S::released, S::shipping}, {S::allocated, S::shipping},
-      {S::packed, S::shipping},
+      {S::packed, S::shipping},   {S::exception, S::shipping},
       {S::validated, S::shipped}, {S::released, S::shipped}, {S::allocated, S::shipped},
       {S::packed, S::shipped},    {S::shipping, S::shipped},  {S::exception, S::shipped},
       {S::validated, S::delivered}, {S::released, S::delivered}, {S::allocated, S::delivered},
