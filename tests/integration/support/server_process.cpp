@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "child_process.hpp"
 #include "http_client.hpp"
 
 #ifndef WAYBILLD_PATH
@@ -137,10 +138,6 @@ void ServerProcess::print_log(std::ostream& out) const {
     args.push_back(config_path_);
   }
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
   {
     std::ofstream marker(log_path_, std::ios::app);
     marker << "==== incarnation " << (incarnations_ + 1) << ":";
@@ -158,41 +155,15 @@ void ServerProcess::print_log(std::ostream& out) const {
       return ::testing::AssertionFailure() << "open " << stderr_path_ << ": " << std::strerror(errno);
     }
   }
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const pid_t parent = getpid();
-
-  pid_t pid = fork();
+  pid_t pid = spawn_child(args, log_fd, err_fd);
   if (pid < 0) {
     int err = errno;
     ::close(log_fd);
     if (err_fd != log_fd) ::close(err_fd);
-    if (null_fd >= 0) ::close(null_fd);
     return ::testing::AssertionFailure() << "fork: " << std::strerror(err);
-  }
-  if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test process
-    if (getppid() != parent) _exit(127);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    signal(SIGPIPE, SIG_DFL);
-    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
-    dup2(log_fd, STDOUT_FILENO);
-    dup2(err_fd, STDERR_FILENO);
-    // Client sockets of the test must not leak into the server.
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
-#endif
-      for (int fd = 3; fd < 4096; ++fd) ::close(fd);
-    execv(argv[0], argv.data());
-    const char msg[] = "exec of waybilld failed\n";
-    (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
-    _exit(127);
   }
   ::close(log_fd);
   if (err_fd != log_fd) ::close(err_fd);
-  if (null_fd >= 0) ::close(null_fd);
   pid_ = pid;
   ++incarnations_;
   host_.clear();

@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "child_process.hpp"
 #include "http_client.hpp"
 #include "json.hpp"
 
@@ -193,43 +194,15 @@ void SimProcess::print_log(std::ostream& out) const {
     args.push_back("--webhook-target");
     args.push_back(options_.webhook_target);
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
   int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (log_fd < 0) return ::testing::AssertionFailure() << "open " << log_path_ << ": " << std::strerror(errno);
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const pid_t parent = getpid();
-  pid_t pid = fork();
+  pid_t pid = spawn_child(args, log_fd, log_fd);
   if (pid < 0) {
     int err = errno;
     ::close(log_fd);
-    if (null_fd >= 0) ::close(null_fd);
     return ::testing::AssertionFailure() << "fork: " << std::strerror(err);
   }
-  if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    signal(SIGPIPE, SIG_DFL);
-    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
-    dup2(log_fd, STDOUT_FILENO);
-    dup2(log_fd, STDERR_FILENO);
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
-#endif
-      for (int fd = 3; fd < 4096; ++fd) ::close(fd);
-    execv(argv[0], argv.data());
-    const char msg[] = "exec of carrier-sim failed\n";
-    (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
-    _exit(127);
-  }
   ::close(log_fd);
-  if (null_fd >= 0) ::close(null_fd);
   pid_ = pid;
   host_.clear();
   port_ = 0;
