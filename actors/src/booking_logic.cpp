@@ -146,6 +146,8 @@ ShipmentDecision decide(std::optional<ShipmentState>& state, const BookingOutcom
   ShipmentDecision d;
   auto book = [&](const BookingResult& b, const std::string& how) {
     h.booking_state = B::booked;
+    if (h.label_us == 0) h.label_us = now;
+    if (h.ship_date_us == 0) h.ship_date_us = now;
     h.carrier_shipment_id = b.carrier_shipment_id;
     h.tracking_numbers = b.tracking_numbers;
     h.labels.clear();

@@ -13,7 +13,14 @@ std::string milestone(const std::string& shipment_id, uint32_t index) {
   return milestone_prefix(shipment_id) + storage::be32(index);
 }
 std::string milestone_prefix(const std::string& shipment_id) { return shipment_id + '\0'; }
-std::string tracking(const std::string& carrier, const std::string& tn) { return carrier + '\0' + tn; }
+std::string tracking_prefix(const std::string& carrier, const std::string& tn) { return carrier + '\0' + tn + '\0'; }
+std::string tracking(const std::string& carrier, const std::string& tn, int64_t ship_date_us) {
+  return tracking_prefix(carrier, tn) + storage::be32(static_cast<uint32_t>(std::max<int64_t>(0, day_of(ship_date_us))));
+}
+int64_t day_of(int64_t us) {
+  constexpr int64_t kUsPerDay = 86'400'000'000LL;
+  return us >= 0 ? us / kUsPerDay : -((-us + kUsPerDay - 1) / kUsPerDay);
+}
 std::string order_shipment(const std::string& order_id, const std::string& shipment_id) {
   return order_shipment_prefix(order_id) + shipment_id;
 }
@@ -74,6 +81,8 @@ std::string encode_event(const EventSpec& spec, fb::EntityKind kind, const std::
   ev.shipment_status = shipment_status;
   ev.reason = spec.reason;
   if (spec.milestone) ev.milestone = std::make_unique<fb::MilestoneT>(*spec.milestone);
+  if (spec.sla) ev.sla = std::make_unique<fb::SlaTimerT>(*spec.sla);
+  if (spec.notification) ev.notification = std::make_unique<fb::NotificationT>(*spec.notification);
   return encode(ev);
 }
 

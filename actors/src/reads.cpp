@@ -60,15 +60,58 @@ Result<std::vector<std::string>> load_order_shipment_ids(const storage::Store& s
   return ids;
 }
 
-Result<std::string> lookup_tracking(const storage::Store& store, const std::string& carrier,
-                                    const std::string& tracking_number) {
+namespace {
+
+struct TrackingUse {
+  int64_t ship_day;
   std::string shipment_id;
-  auto st = store.get(Column::tracking_index, keys::tracking(carrier, tracking_number), &shipment_id);
-  if (st.code() == Code::not_found)
+};
+
+// Every shipment that used (carrier, number), oldest ship date first (key order).
+Result<std::vector<TrackingUse>> tracking_uses(const storage::Store& store, const std::string& carrier,
+                                               const std::string& tracking_number) {
+  auto prefix = keys::tracking_prefix(carrier, tracking_number);
+  std::vector<TrackingUse> uses;
+  auto st = store.scan_prefix(Column::tracking_index, prefix, kMaxTrackingReuses,
+                              [&](std::string_view key, std::string_view value) {
+                                if (key.size() != prefix.size() + 4) return true;  // not a dated key
+                                int64_t day = 0;
+                                for (unsigned char c : key.substr(prefix.size())) day = day << 8 | c;
+                                uses.push_back({day, std::string(value)});
+                                return true;
+                              });
+  if (!st.ok()) return st;
+  if (uses.empty())
     return Status{Code::not_found, "unknown tracking number '" + tracking_number + "' for carrier '" + carrier + "'",
                   "tracking_number"};
-  if (!st.ok()) return st;
-  return shipment_id;
+  return uses;
+}
+
+}  // namespace
+
+Result<std::string> lookup_tracking(const storage::Store& store, const std::string& carrier,
+                                    const std::string& tracking_number, int64_t event_time_us,
+                                    const TrackingLookupOptions& o) {
+  auto uses = tracking_uses(store, carrier, tracking_number);
+  if (!uses) return uses.status();
+  // The number belonged to the last shipment shipped before the event (allowing for
+  // labels bought ahead); an event older than every use belongs to the first.
+  const int64_t event_day = keys::day_of(event_time_us);
+  const TrackingUse* owner = &uses->front();
+  for (auto& u : *uses)
+    if (u.ship_day - o.pre_ship_days <= event_day) owner = &u;
+  return owner->shipment_id;
+}
+
+Result<std::string> tracking_in_use(const storage::Store& store, const std::string& carrier,
+                                    const std::string& tracking_number, int64_t ship_date_us,
+                                    const TrackingLookupOptions& o) {
+  auto uses = tracking_uses(store, carrier, tracking_number);
+  if (!uses) return uses.status();
+  const int64_t day = keys::day_of(ship_date_us);
+  for (auto& u : *uses)
+    if (day >= u.ship_day - o.pre_ship_days && day <= u.ship_day + o.recycle_window_days) return u.shipment_id;
+  return Status{Code::not_found, "tracking number '" + tracking_number + "' is free for reuse", "tracking_number"};
 }
 
 Result<std::string> read_order_json(const storage::Store& store, const std::string& order_id) {

@@ -1,4 +1,5 @@
 #include "waybill/actors/render.hpp"
+#include "waybill/actors/render_json.hpp"
 
 #include <algorithm>
 
@@ -24,6 +25,8 @@ void time_field(Writer& w, const char* key, int64_t us) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
+}  // namespace
+
 void party(Writer& w, const char* key, const fb::PartyT* p) {
   if (!p) return;
   w.Key(key);
@@ -40,6 +43,8 @@ void party(Writer& w, const char* key, const fb::PartyT* p) {
   str_opt(w, "email", p->email);
   w.EndObject();
 }
+
+namespace {
 
 void money(Writer& w, const char* key, const fb::MoneyT* m) {
   if (!m) return;
@@ -76,6 +81,31 @@ void package(Writer& w, const fb::PackageT& p) {
   w.EndObject();
 }
 
+}  // namespace
+
+void proof_of_delivery(Writer& w, const fb::ProofOfDeliveryT* pod) {
+  if (!pod) return;
+  w.Key("proof_of_delivery");
+  w.StartObject();
+  str_opt(w, "signed_by", pod->signed_by);
+  str_opt(w, "document_ref", pod->document_ref);
+  w.EndObject();
+}
+
+void notification(Writer& w, const fb::NotificationT& n) {
+  w.Key("notification");
+  w.StartObject();
+  str(w, "category", name(n.category));
+  str(w, "status", name(n.status));
+  str(w, "action", n.action);
+  str_opt(w, "carrier", n.carrier);
+  str_opt(w, "tracking_number", n.tracking_number);
+  str_opt(w, "message", n.message);
+  if (n.estimated_delivery_us > 0) time_field(w, "estimated_delivery", n.estimated_delivery_us);
+  party(w, "recipient", n.recipient.get());
+  w.EndObject();
+}
+
 void milestone(Writer& w, const fb::MilestoneT& m) {
   w.StartObject();
   str(w, "status", name(m.status));
@@ -94,13 +124,14 @@ void milestone(Writer& w, const fb::MilestoneT& m) {
     str_opt(w, "country", m.location->country);
     w.EndObject();
   }
+  if (m.estimated_delivery_us > 0) time_field(w, "estimated_delivery", m.estimated_delivery_us);
+  if (m.exception_category != fb::ExceptionCategory::none) str(w, "exception_category", name(m.exception_category));
+  proof_of_delivery(w, m.proof_of_delivery.get());
   w.Key("applied");
   w.Bool(m.applied);
   time_field(w, "received_at", m.received_us);
   w.EndObject();
 }
-
-}  // namespace
 
 std::string render_order(const fb::OrderT& o, const std::vector<std::string>& shipment_ids) {
   rapidjson::StringBuffer sb;
@@ -218,6 +249,23 @@ std::string render_shipment(const fb::ShipmentT& s, std::vector<fb::MilestoneT> 
       w.EndObject();
     }
     w.EndArray();
+  }
+  if (s.estimated_delivery_us > 0) time_field(w, "estimated_delivery", s.estimated_delivery_us);
+  proof_of_delivery(w, s.proof_of_delivery.get());
+  bool armed = false;
+  for (auto& t : s.sla) armed = armed || (t && (t->due_us || t->fired_due_us));
+  if (armed) {
+    w.Key("sla");
+    w.StartObject();
+    for (auto& t : s.sla) {
+      if (!t || (!t->due_us && !t->fired_due_us)) continue;
+      w.Key(name(t->kind));
+      w.StartObject();
+      if (t->due_us) time_field(w, "due", t->due_us);
+      if (t->fired_due_us) time_field(w, "breached", t->fired_due_us);
+      w.EndObject();
+    }
+    w.EndObject();
   }
   w.Key("milestones");
   w.StartArray();

@@ -86,7 +86,7 @@ void index_ops(const fb::ShipmentT* before, const fb::ShipmentT& after, int64_t 
   for (auto& tn : after.tracking_numbers) {
     bool known = before && std::find(before->tracking_numbers.begin(), before->tracking_numbers.end(), tn) !=
                                before->tracking_numbers.end();
-    if (!known) ops->push_back({Column::tracking_index, keys::tracking(after.carrier, tn), id});
+    if (!known) ops->push_back({Column::tracking_index, keys::tracking(after.carrier, tn, after.ship_date_us), id});
   }
   // Manifest day: the day the booking was requested (stable, so a void finds the entry).
   if (after.booking_state == B::booked && (!before || before->booking_state != B::booked)) {
@@ -116,6 +116,7 @@ void persist(ShipmentActor* self, const ShipmentDecision& d, std::optional<Shipm
   auto& h = st.shipment->header;
   const int64_t now = h.updated_us;
   auto req = std::make_unique<storage::WriteRequest>();
+  if (st.ctx.sla) rearm_sla(h, *st.ctx.sla, &req->ops);
   req->ops.push_back({Column::shipments, st.id, encode(h)});
   index_ops(before ? &before->header : nullptr, h, now, &req->ops);
   for (auto& op : extra) req->ops.push_back(std::move(op));
@@ -236,6 +237,7 @@ void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
   auto req = std::make_unique<storage::WriteRequest>();
   std::vector<std::pair<size_t, LineResult>> results;
   results.reserve(b.items.size());
+  size_t n_notifications = 0;
   const int64_t now = now_us();
   for (auto& item : b.items) {
     auto d = decide(st.shipment, item.command, now);
@@ -248,18 +250,25 @@ void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
     auto& h = s.header;
     req->ops.push_back({Column::milestones, keys::milestone(st.id, h.milestone_count - 1),
                         encode(item.command.milestone)});
-    for (auto& ev : d.events)
-      req->events.push_back(encode_event(ev, fb::EntityKind::shipment, st.id, h.version, h.order_id, now,
+    uint64_t seq = h.version - d.events.size();
+    for (auto& ev : d.events) {
+      if (ev.notification) ++n_notifications;
+      req->events.push_back(encode_event(ev, fb::EntityKind::shipment, st.id, ++seq, h.order_id, now,
                                          OrderStatus::received, h.status));
+    }
   }
-  if (s.history.size() != history_before) req->ops.push_back({Column::shipments, st.id, encode(s.header)});
+  if (s.history.size() != history_before) {
+    if (st.ctx.sla) rearm_sla(s.header, *st.ctx.sla, &req->ops);
+    req->ops.push_back({Column::shipments, st.id, encode(s.header)});
+  }
   auto ctx = st.ctx;
   std::optional<fb::ShipmentT> notify;
   if (order_class(s.header.status) != order_class(status_before)) notify = s.header;
   size_t n_events = req->events.size();
   // Every line is settled only after the write (or, with nothing to write, a barrier)
   // commits: a "duplicate" answer must not be given for an original still in flight.
-  req->on_commit = [ctx, batch, results = std::move(results), notify, n_events](const Status& st, uint64_t) {
+  req->on_commit = [ctx, batch, results = std::move(results), notify, n_events, n_notifications](const Status& st,
+                                                                                                uint64_t) {
     for (auto& [line, r] : results) {
       if (!st.ok()) {
         ctx.stats->milestones_rejected.fetch_add(1, std::memory_order_relaxed);
@@ -274,6 +283,7 @@ void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
       batch->settle(line, r);
     }
     if (st.ok()) ctx.stats->events_emitted.fetch_add(n_events, std::memory_order_relaxed);
+    if (st.ok()) ctx.stats->notifications.fetch_add(n_notifications, std::memory_order_relaxed);
     if (st.ok() && notify) notify_order(ctx, *notify);
   };
   auto submitted = submit_counted(st.ctx, st.handle, std::move(req));
@@ -282,6 +292,29 @@ void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
     s.history.resize(history_before);
     for (auto& item : b.items) batch->settle(item.line, {"rejected", submitted, st.id});
   }
+}
+
+// A due SLA timer: fire it if the header still holds that deadline, else drop the
+// leftover key (the deadline moved or was already fired and rewritten).
+void handle_sla_due(ShipmentActor* self, const SlaDue& due) {
+  auto& st = self->state;
+  if (!st.load_error.ok() || !st.ctx.sla) return;
+  auto before = st.shipment;
+  auto d = decide(st.shipment, due, *st.ctx.sla, now_us());
+  if (d.events.empty()) {
+    auto& h = st.shipment;
+    auto k = static_cast<size_t>(due.kind);
+    bool held = h && k < h->header.sla.size() && h->header.sla[k] && h->header.sla[k]->due_us == due.due_us;
+    if (held) return;  // armed, not yet due at the scan time: the scanner comes back
+    auto req = std::make_unique<storage::WriteRequest>();
+    req->ops.push_back({Column::timers, sla_timer_key(due.due_us, due.kind, st.id), {}, true});
+    (void)submit_counted(st.ctx, st.handle, std::move(req));
+    return;
+  }
+  auto ctx = st.ctx;
+  persist(self, d, std::move(before), {}, [ctx, kind = due.kind](const Status& s) {
+    if (s.ok()) ctx.stats->sla_breaches[static_cast<size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
+  });
 }
 
 void handle_request(ShipmentActor* self, ShipmentRequest& r) {
@@ -329,6 +362,10 @@ caf::behavior shipment_actor(ShipmentActor* self, EntityContext ctx, std::string
         if (s.shipment && booking_open(s.shipment->header.booking_state)) s.ctx.stats->booking_backlog++;
         s.resumed = true;  // a "requested" booking may have been sent before the restart
         drive(self);
+        self->state.handle->done();
+      },
+      [=](SlaDue due) {
+        handle_sla_due(self, due);
         self->state.handle->done();
       },
       [=](drive_atom) {

@@ -272,21 +272,25 @@ void Api::register_shipment(const CallPtr& call) {
   auto cmd = parse_register_shipment(call->req.body, options_.limits);
   if (!cmd) return call->fail(cmd.status());
   auto& s = cmd->shipment;
-  std::string ignored;
-  auto order = engine_.store().get(Column::orders, s.order_id, &ignored);
-  if (order.code() == Code::not_found)
+  auto order = actors::load_order(engine_.store(), s.order_id);
+  if (!order && order.status().code() == Code::not_found)
     return call->fail({Code::invalid_argument, "no order with this id", "order_id"});
-  if (!order.ok()) return call->fail(order);
+  if (!order) return call->fail(order.status());
+  // The recipient travels with the shipment: notifications name it without a lookup.
+  if (order->ship_to) s.ship_to = std::make_unique<fb::PartyT>(*order->ship_to);
   if (!begin_idempotent(call)) return;
-  // A tracking number belongs to one shipment. Hold each while checking the index, so
-  // two registrations racing for the same number cannot both pass.
+  if (s.ship_date_us == 0) s.ship_date_us = now_us();
+  // A tracking number belongs to one shipment within its ship-date window (carriers
+  // recycle numbers later). Hold each while checking the index, so two registrations
+  // racing for the same number cannot both pass.
   for (size_t i = 0; i < s.tracking_numbers.size(); ++i) {
-    std::string lock_key = "tracking:" + actors::keys::tracking(s.carrier, s.tracking_numbers[i]);
+    std::string lock_key = "tracking:" + actors::keys::tracking_prefix(s.carrier, s.tracking_numbers[i]);
     std::string field = "tracking_numbers[" + std::to_string(i) + "]";
     if (!locks_.try_acquire(lock_key))
       return call->fail({Code::in_flight, "tracking number is being registered by another request", field});
     call->held.push_back(lock_key);
-    auto owner = actors::lookup_tracking(engine_.store(), s.carrier, s.tracking_numbers[i]);
+    auto owner = actors::tracking_in_use(engine_.store(), s.carrier, s.tracking_numbers[i], s.ship_date_us,
+                                         options_.tracking);
     if (owner && *owner != s.shipment_id)
       return call->fail({Code::conflict, "tracking number already belongs to shipment '" + *owner + "'", field});
     if (!owner && owner.status().code() != Code::not_found) return call->fail(owner.status());
@@ -320,7 +324,8 @@ void Api::track(const CallPtr& call) {
   if (call->req.content_type == "application/x-ndjson") return track_ndjson(call);
   auto in = parse_milestone(call->req.body, options_.limits);
   if (!in) return call->fail(in.status());
-  auto shipment_id = actors::lookup_tracking(engine_.store(), in->carrier, in->tracking_number);
+  auto shipment_id = actors::lookup_tracking(engine_.store(), in->carrier, in->tracking_number,
+                                            in->command.milestone.event_time_us, options_.tracking);
   if (!shipment_id) return call->fail(shipment_id.status());
   if (!begin_idempotent(call)) return;
   route_milestone(call, *shipment_id, std::move(in->command));
@@ -383,7 +388,8 @@ void Api::track_ndjson(const CallPtr& call) {
       settled.push_back({i, {"rejected", in.status(), {}}});
       continue;
     }
-    auto shipment_id = actors::lookup_tracking(engine_.store(), in->carrier, in->tracking_number);
+    auto shipment_id = actors::lookup_tracking(engine_.store(), in->carrier, in->tracking_number,
+                                              in->command.milestone.event_time_us, options_.tracking);
     if (!shipment_id) {
       settled.push_back({i, {"rejected", shipment_id.status(), {}}});
       continue;

@@ -178,7 +178,8 @@ void Api::carrier_webhook(const CallPtr& call, const std::string& carrier) {
     }
   }
   if (!wh.event_id.empty()) m.event_id = actors::extract_first(call->req.body, wh.event_id).value_or("");
-  auto shipment_id = actors::lookup_tracking(engine_.store(), carrier, *tn);
+  cmd.tracking_number = *tn;
+  auto shipment_id = actors::lookup_tracking(engine_.store(), carrier, *tn, m.event_time_us, options_.tracking);
   if (!shipment_id) return call->fail(shipment_id.status());
   route_milestone(call, *shipment_id, std::move(cmd));
 }

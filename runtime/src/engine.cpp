@@ -33,6 +33,7 @@ struct Engine::Impl {
   std::unique_ptr<actors::EntityRegistry> shipments;
   actors::CarrierDirectory carriers;
   std::unique_ptr<HttpClient> client;
+  std::unique_ptr<SlaTimerScanner> sla_timers;
   std::shared_ptr<std::function<void()>> commit_listener;  // accessed with std::atomic_load/store
   std::thread sweeper;
   std::thread resumer;
@@ -165,6 +166,8 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions& options, Metr
       });
   raw->ctx.orders = raw->orders.get();
   raw->ctx.shipments = raw->shipments.get();
+  if (options.sla.deadlines.enabled) raw->ctx.sla = &raw->options.sla.deadlines;
+  raw->sla_timers = std::make_unique<SlaTimerScanner>(*raw->store, *raw->shipments, options.sla);
   if (auto st = start_carriers(*raw); !st.ok()) return st;
   if (!raw->carriers.adapters.empty()) raw->ctx.carriers = &raw->carriers;
   if (metrics) metrics->attach_carriers(&raw->carriers);
@@ -195,6 +198,7 @@ void Engine::stop() {
     s.stopping = true;
   }
   s.sweep_cv.notify_all();
+  if (s.sla_timers) s.sla_timers->stop();
   if (s.sweeper.joinable()) s.sweeper.join();
   if (s.resumer.joinable()) s.resumer.join();
   // No new carrier answers from here on: calls under way resume after the restart.
@@ -228,9 +232,12 @@ actors::ActorStats& Engine::stats() { return impl_->stats; }
 caf::actor_system& Engine::system() { return *impl_->system; }
 bool Engine::ready() const { return !impl_->stopped.load() && impl_->writer->healthy(); }
 void Engine::set_commit_listener(std::function<void()> fn) {
-  std::atomic_store(&impl_->commit_listener, std::make_shared<std::function<void()>>(std::move(fn)));
+  // An empty function clears the listener (the writer may still commit afterwards).
+  std::atomic_store(&impl_->commit_listener,
+                    fn ? std::make_shared<std::function<void()>>(std::move(fn)) : nullptr);
 }
 const actors::CarrierDirectory& Engine::carriers() const { return impl_->carriers; }
 const BookingOptions& Engine::booking_options() const { return impl_->options.booking; }
+SlaTimerScanner& Engine::sla_timers() { return *impl_->sla_timers; }
 
 }  // namespace waybill::runtime

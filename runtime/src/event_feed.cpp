@@ -4,6 +4,8 @@
 #include <rapidjson/writer.h>
 
 #include "waybill/actors/model.hpp"
+#include "waybill/actors/render_json.hpp"
+#include "waybill/actors/sla_logic.hpp"
 
 namespace waybill::runtime {
 
@@ -39,19 +41,14 @@ void write_event(Writer& w, const EventFeedOptions& o, uint64_t position, const 
   str(w, "status", order ? name(e.order_status) : name(e.shipment_status));
   if (!e.reason.empty()) str(w, "reason", e.reason);
   if (e.milestone) {
-    auto& m = *e.milestone;
     w.Key("milestone");
-    w.StartObject();
-    str(w, "status", name(m.status));
-    str(w, "raw_code", m.raw_code);
-    str(w, "event_time", format_rfc3339(m.event_time_us));
-    w.Key("sequence");
-    w.Int64(m.sequence);
-    if (!m.event_id.empty()) str(w, "event_id", m.event_id);
-    w.Key("applied");
-    w.Bool(m.applied);
-    w.EndObject();
+    actors::milestone(w, *e.milestone);
   }
+  if (e.sla) {
+    str(w, "sla", actors::name(e.sla->kind));
+    str(w, "deadline", format_rfc3339(e.sla->due_us ? e.sla->due_us : e.sla->fired_due_us));
+  }
+  if (e.notification) actors::notification(w, *e.notification);
   w.EndObject();
   w.EndObject();
 }

@@ -310,7 +310,7 @@ Result<actors::CancelOrder> parse_cancel_order(std::string_view body, const Inta
 Result<actors::RegisterShipment> parse_register_shipment(std::string_view body, const IntakeLimits& lim) {
   auto root = parse_object(thread_parser(lim), body, lim);
   if (!root) return root.status();
-  Fields f(*root, "", {"shipment_id", "order_id", "carrier", "service", "tracking_numbers", "packages"});
+  Fields f(*root, "", {"shipment_id", "order_id", "carrier", "service", "tracking_numbers", "packages", "ship_date"});
   WB_TRY(f.error());
   actors::RegisterShipment cmd;
   auto& s = cmd.shipment;
@@ -339,6 +339,14 @@ Result<actors::RegisterShipment> parse_register_shipment(std::string_view body, 
     }
   }
   WB_TRY(parse_packages(f, &s.packages, false, lim));
+  std::string ship_date;
+  WB_TRY(f.string("ship_date", &ship_date, false, 10));
+  if (!ship_date.empty()) {
+    auto day = ship_date.size() == 10 ? parse_rfc3339_us(ship_date + "T00:00:00Z") : std::nullopt;
+    if (!day) return bad("ship_date", "must be a date YYYY-MM-DD");
+    s.ship_date_us = *day;
+  }
+  // Hashed before the API fills a missing ship date with today, so a retry matches.
   s.request_hash = fnv1a64(encode(s));
   return cmd;
 }
@@ -387,7 +395,8 @@ Result<MilestoneInput> parse_milestone(std::string_view body, const IntakeLimits
   auto root = parse_object(thread_parser(lim), body, lim);
   if (!root) return root.status();
   Fields f(*root, "", {"carrier", "tracking_number", "status", "raw_code", "event_time", "sequence",
-                       "event_id", "location", "description"});
+                       "event_id", "location", "description", "estimated_delivery", "exception_category",
+                       "proof_of_delivery"});
   WB_TRY(f.error());
   MilestoneInput in;
   auto& m = in.command.milestone;
@@ -422,6 +431,37 @@ Result<MilestoneInput> parse_milestone(std::string_view body, const IntakeLimits
     WB_TRY(lf.string("country", &loc->country, false, 2));
     m.location = std::move(loc);
   }
+  std::string eta;
+  WB_TRY(f.string("estimated_delivery", &eta, false, 64));
+  if (!eta.empty()) {
+    auto eta_us = parse_rfc3339_us(eta);
+    if (!eta_us) return bad("estimated_delivery", "must be an RFC 3339 date-time such as 2026-11-30T18:00:00Z");
+    m.estimated_delivery_us = *eta_us;
+  }
+  std::string category;
+  WB_TRY(f.string("exception_category", &category, false, 32));
+  if (!category.empty()) {
+    auto c = actors::parse_exception_category(category);
+    if (!c || *c == fb::ExceptionCategory::none)
+      return bad("exception_category", "unknown category '" + category +
+                                           "'; expected weather_delay, refused, address_problem, damaged, "
+                                           "recipient_unavailable, customs_hold, carrier_delay, lost or other");
+    m.exception_category = *c;
+  }
+  if (f.has("proof_of_delivery")) {
+    if (m.status != fb::TrackingStatus::delivered) return bad("proof_of_delivery", "is only allowed on delivered");
+    auto v = f.get("proof_of_delivery");
+    if (!v.is_object()) return bad("proof_of_delivery", "must be an object");
+    Fields pf(v.get_object().value(), "proof_of_delivery", {"signed_by", "document_ref"});
+    WB_TRY(pf.error());
+    auto pod = std::make_unique<fb::ProofOfDeliveryT>();
+    WB_TRY(pf.string("signed_by", &pod->signed_by, false, 128));
+    WB_TRY(pf.string("document_ref", &pod->document_ref, false, 2048));
+    if (pod->signed_by.empty() && pod->document_ref.empty())
+      return bad("proof_of_delivery", "needs signed_by or document_ref");
+    m.proof_of_delivery = std::move(pod);
+  }
+  in.command.tracking_number = in.tracking_number;
   return in;
 }
 

@@ -98,6 +98,13 @@ class EngineCollectable : public prometheus::Collectable {
       add_sample(bookings, stats->bookings_resolved_by_lookup.load(), {{"outcome", "resolved_by_lookup"}});
       add_sample(bookings, stats->exceptions_raised.load(), {{"outcome", "exception"}});
       out.push_back(std::move(bookings));
+      auto sla = family("waybill_sla_breaches_total", "Shipment SLA deadlines that passed, by kind.", MetricType::Counter);
+      for (size_t k = 0; k < actors::kSlaKinds; ++k)
+        add_sample(sla, stats->sla_breaches[k].load(), {{"sla", actors::name(static_cast<actors::SlaKind>(k))}});
+      out.push_back(std::move(sla));
+      auto n = family("waybill_notifications_total", "Customer notification events committed.", MetricType::Counter);
+      add_sample(n, stats->notifications.load());
+      out.push_back(std::move(n));
     }
     if (orders && shipments) {
       auto res = family("waybill_resident_actors", "Entity actors currently in memory.", MetricType::Gauge);

@@ -187,5 +187,25 @@ TEST(Config, LoadConfigFromFile) {
   expect_error(missing, "config", "cannot read");
 }
 
+// The documented config is the real one: every key in it parses, with the SLA and
+// tracking sections carrying what the comments claim.
+TEST(Config, ShippedConfigParses) {
+  auto r = load_config(std::string(WAYBILL_SOURCE_DIR) + "/configs/waybilld.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->engine.sla.deadlines.no_pickup_after_s, 86400);
+  EXPECT_EQ(r->engine.sla.deadlines.stale_after_s, 259200);
+  EXPECT_EQ(r->api.tracking.recycle_window_days, 180);
+}
+
+TEST(Config, SlaKeysAreBoundedAndNamed) {
+  auto r = parse_config("sla:\n  stale_after_s: 0\n");
+  expect_error(r, "sla.stale_after_s", "");
+  auto ok = parse_config("sla:\n  enabled: false\n  no_pickup_after_s: 5\ntracking:\n  pre_ship_days: 0\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_FALSE(ok->engine.sla.deadlines.enabled);
+  EXPECT_EQ(ok->engine.sla.deadlines.no_pickup_after_s, 5);
+  EXPECT_EQ(ok->api.tracking.pre_ship_days, 0);
+}
+
 }  // namespace
 }  // namespace waybill::runtime

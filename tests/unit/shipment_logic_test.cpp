@@ -246,8 +246,9 @@ TEST(ShipmentLogic, DeliveredIsTerminalExceptReturnToSender) {
   EXPECT_EQ(d.outcome, MilestoneOutcome::applied);
   EXPECT_TRUE(d.status_changed);
   EXPECT_EQ(state->header.status, T::return_to_sender);
-  ASSERT_EQ(d.events.size(), 1u);
+  ASSERT_EQ(d.events.size(), 2u);  // the recipient hears of it too
   EXPECT_EQ(d.events[0].type, "shipment.return_to_sender");
+  EXPECT_EQ(d.events[1].type, "notification.delivery_exception");
 }
 
 TEST(ShipmentLogic, CancelledIsOverriddenByPhysicalScan) {
@@ -272,8 +273,9 @@ TEST(ShipmentLogic, ExceptionThenInTransitRecovers) {
   auto d = add(state, ms(T::exception, 20));
   EXPECT_EQ(d.outcome, MilestoneOutcome::applied);
   EXPECT_EQ(state->header.status, T::exception);
-  ASSERT_EQ(d.events.size(), 1u);
+  ASSERT_EQ(d.events.size(), 2u);
   EXPECT_EQ(d.events[0].type, "shipment.exception");
+  EXPECT_EQ(d.events[1].type, "notification.delivery_exception");
   d = add(state, ms(T::in_transit, 30));
   EXPECT_EQ(d.outcome, MilestoneOutcome::applied);
   EXPECT_TRUE(d.status_changed);
@@ -363,6 +365,7 @@ struct Outcome {
 Outcome run(const std::vector<fb::MilestoneT>& arrivals) {
   auto state = registered();
   Outcome out{};
+  uint64_t events = 1;  // registration
   for (auto& m : arrivals) {
     AddMilestone cmd{m};
     auto d = decide(state, cmd, kNow);
@@ -372,7 +375,12 @@ Outcome run(const std::vector<fb::MilestoneT>& arrivals) {
       EXPECT_TRUE(d.events.empty());
     } else {
       out.kept.insert(identity(cmd.milestone));
-      EXPECT_EQ(d.events.size(), 1u);
+      // One tracking event per kept milestone, plus a notification for a new exception.
+      EXPECT_GE(d.events.size(), 1u);
+      if (d.events.empty()) continue;
+      EXPECT_EQ(d.events[0].type.rfind("shipment.", 0), 0u);
+      for (size_t i = 1; i < d.events.size(); ++i) EXPECT_TRUE(d.events[i].notification.has_value());
+      events += d.events.size();
     }
   }
   out.status = state->header.status;
@@ -380,7 +388,7 @@ Outcome run(const std::vector<fb::MilestoneT>& arrivals) {
   out.sequence = state->header.current_sequence;
   EXPECT_EQ(state->history.size(), out.kept.size());
   EXPECT_EQ(state->header.milestone_count, out.kept.size());
-  EXPECT_EQ(state->header.version, 1 + out.kept.size());
+  EXPECT_EQ(state->header.version, events);  // entity sequence counts every event
   return out;
 }
 

@@ -23,6 +23,7 @@
 #include "waybill/actors/order_logic.hpp"
 #include "waybill/actors/registry.hpp"
 #include "waybill/actors/shipment_logic.hpp"
+#include "waybill/actors/sla_logic.hpp"
 #include "waybill/storage/group_commit.hpp"
 
 namespace waybill::actors {
@@ -115,6 +116,8 @@ struct ActorStats {
   std::atomic<uint64_t> bookings_in_doubt{0};
   std::atomic<uint64_t> bookings_resolved_by_lookup{0};
   std::atomic<uint64_t> exceptions_raised{0};
+  std::atomic<uint64_t> sla_breaches[kSlaKinds] = {};  // by SlaKind
+  std::atomic<uint64_t> notifications{0};              // notification.* events committed
 };
 
 /// Carriers known to this node and how shipments are booked with them.
@@ -147,6 +150,7 @@ struct EntityContext {
   EntityRegistry* shipments = nullptr;
   ActorStats* stats = nullptr;
   const CarrierDirectory* carriers = nullptr;  // null: no carrier booking on this node
+  const SlaOptions* sla = nullptr;             // null: no SLA timers
 };
 
 /// Sent at start-up to entities with outstanding work ("work" column): an order waiting
@@ -163,7 +167,11 @@ caf::actor spawn_shipment_actor(caf::actor_system& sys, const EntityContext& ctx
 namespace keys {
 std::string milestone(const std::string& shipment_id, uint32_t index);
 std::string milestone_prefix(const std::string& shipment_id);
-std::string tracking(const std::string& carrier, const std::string& tracking_number);
+/// carrier \0 number \0 be32(ship day since the epoch): a recycled number gets a second key.
+std::string tracking(const std::string& carrier, const std::string& tracking_number, int64_t ship_date_us);
+std::string tracking_prefix(const std::string& carrier, const std::string& tracking_number);
+/// Whole UTC days since the epoch (floor, also before 1970).
+int64_t day_of(int64_t time_us);
 std::string order_shipment(const std::string& order_id, const std::string& shipment_id);
 std::string order_shipment_prefix(const std::string& order_id);
 std::string idempotency(std::string_view scope, std::string_view key);
@@ -183,3 +191,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<waybill::actors::MilestoneBatch>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<std::function<void()>>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<waybill::actors::BookingOutcome>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(waybill::actors::ResumeWork)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(waybill::actors::SlaDue)

@@ -21,6 +21,8 @@ struct EventSpec {
   std::string type;    // "order.released", "shipment.in_transit", ...
   std::string reason;  // why it happened, for the audit trail
   std::optional<fb::MilestoneT> milestone;
+  std::optional<fb::SlaTimerT> sla;                 // shipment.sla_breached
+  std::optional<fb::NotificationT> notification;    // notification.*
 };
 
 struct CreateOrder { fb::OrderT order; };  // fully validated; request_hash set

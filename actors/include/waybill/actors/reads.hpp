@@ -18,9 +18,29 @@ Result<std::vector<fb::MilestoneT>> load_milestones(const storage::Store& store,
 /// Ids of the shipments linked to an order (at most `limit`).
 Result<std::vector<std::string>> load_order_shipment_ids(const storage::Store& store,
                                                          const std::string& order_id, size_t limit);
-/// The shipment a carrier's tracking number belongs to.
+/// Carriers recycle tracking numbers after some months, so the index keys a number by
+/// carrier, number AND ship date. A number is taken while a shipment's window
+/// [ship day - pre_ship_days, ship day + recycle_window_days] holds the new ship date;
+/// after that the carrier may hand it out again.
+struct TrackingLookupOptions {
+  /// How long after its ship date a shipment keeps its numbers, in days. Default: 180.
+  int64_t recycle_window_days = 180;
+  /// How far a use may predate the ship date (labels bought ahead), in days. Default: 7.
+  int64_t pre_ship_days = 7;
+};
+/// Most shipments one (carrier, tracking number) is looked up among; more are ignored.
+inline constexpr size_t kMaxTrackingReuses = 64;
+
+/// The shipment a carrier event for the number belongs to: the last one shipped before
+/// `event_time_us` (within pre_ship_days), or the first if the event predates them all.
+/// not_found names tracking_number.
 Result<std::string> lookup_tracking(const storage::Store& store, const std::string& carrier,
-                                    const std::string& tracking_number);
+                                    const std::string& tracking_number, int64_t event_time_us,
+                                    const TrackingLookupOptions& options = {});
+/// The shipment still holding the number on `ship_date_us`; not_found when it is free.
+Result<std::string> tracking_in_use(const storage::Store& store, const std::string& carrier,
+                                    const std::string& tracking_number, int64_t ship_date_us,
+                                    const TrackingLookupOptions& options = {});
 
 /// JSON representations for GET endpoints; not_found when absent.
 Result<std::string> read_order_json(const storage::Store& store, const std::string& order_id);

@@ -33,7 +33,10 @@ struct ShipmentState {
 };
 
 struct RegisterShipment { fb::ShipmentT shipment; };  // validated; request_hash set
-struct AddMilestone { fb::MilestoneT milestone; };     // validated; received_us set
+struct AddMilestone {
+  fb::MilestoneT milestone;     // validated; received_us set
+  std::string tracking_number;  // the piece it was reported for (notifications); may be empty
+};
 
 enum class MilestoneOutcome { applied, late, duplicate };
 const char* name(MilestoneOutcome o);
@@ -50,6 +53,10 @@ struct ShipmentDecision {
 inline constexpr size_t kMaxMilestonesPerShipment = 1024;
 
 int phase(TrackingStatus s);
+const char* name(fb::ExceptionCategory c);
+std::optional<fb::ExceptionCategory> parse_exception_category(std::string_view s);
+/// Statuses a recipient is told about (delivery exceptions).
+bool notifies_recipient(TrackingStatus s);
 /// True once a carrier physically has the parcel (what makes an order "shipped").
 bool carrier_confirmed(TrackingStatus s);
 

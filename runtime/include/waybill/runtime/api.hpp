@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "waybill/actors/reads.hpp"
 #include "waybill/runtime/engine.hpp"
 #include "waybill/runtime/event_feed.hpp"
 #include "waybill/runtime/webhooks.hpp"
@@ -20,6 +21,8 @@ struct ApiOptions {
   /// Retry-After seconds suggested with 503 answers. Default: 1.
   int retry_after_s = 1;
   WebhookOptions webhooks;
+  /// How tracking numbers are matched to shipments (recycled numbers).
+  actors::TrackingLookupOptions tracking;
 };
 
 class Api {

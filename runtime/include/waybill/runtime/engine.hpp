@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 
 #include "waybill/actors/entity.hpp"
+#include "waybill/runtime/sla_timers.hpp"
 #include "waybill/storage/group_commit.hpp"
 
 namespace waybill::runtime {
@@ -53,6 +54,8 @@ struct EngineOptions {
   /// How often idle actors are looked for, in ms. Default: 1000.
   int sweep_interval_ms = 1000;
   BookingOptions booking;
+  /// Shipment SLA deadlines and the scanner that fires them.
+  SlaTimerOptions sla;
 };
 
 class Engine {
@@ -78,6 +81,8 @@ class Engine {
   /// Carriers and adapters (empty directory when booking is off).
   const actors::CarrierDirectory& carriers() const;
   const BookingOptions& booking_options() const;
+  /// The SLA timer scanner (tests drive scan_once() directly).
+  SlaTimerScanner& sla_timers();
 
   struct Impl;
 
