@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "waybill/actors/shipment_logic.hpp"
 #include "waybill/actors/yaml_reader.hpp"
 
 namespace waybill::actors {
@@ -56,7 +57,7 @@ Status parse_endpoint(const YamlMap& parent, const std::string& key, CarrierEndp
 
 Status parse(const YAML::Node& root, CarrierProfile* p) {
   YamlMap m(root, "", {"name", "version", "base_url", "auth", "limits", "retry", "breaker", "services", "endpoints",
-                       "responses", "webhook", "tracking_codes"});
+                       "responses", "webhook", "tracking_codes", "exception_codes"});
   WAYBILL_TRY(m.error());
   WAYBILL_TRY(m.get("name", &p->name, true));
   WAYBILL_TRY(m.get("version", &p->version, true));
@@ -156,7 +157,8 @@ Status parse(const YAML::Node& root, CarrierProfile* p) {
   WAYBILL_TRY(er.get("message", &p->errors.message));
   WAYBILL_TRY(er.get("categories", &p->errors.categories));
 
-  YamlMap w(m.child("webhook"), "webhook", {"secret", "signature_header", "tracking_number", "code", "event_time", "sequence", "event_id"});
+  YamlMap w(m.child("webhook"), "webhook", {"secret", "signature_header", "tracking_number", "code", "event_time", "sequence",
+                                             "event_id", "description", "estimated_delivery", "signed_by", "pod_document"});
   WAYBILL_TRY(w.error());
   WAYBILL_TRY(w.get("secret", &p->webhook.secret));
   WAYBILL_TRY(w.get("signature_header", &p->webhook.signature_header));
@@ -166,6 +168,10 @@ Status parse(const YAML::Node& root, CarrierProfile* p) {
   WAYBILL_TRY(w.get("event_time", &p->webhook.event_time));
   WAYBILL_TRY(w.get("sequence", &p->webhook.sequence));
   WAYBILL_TRY(w.get("event_id", &p->webhook.event_id));
+  WAYBILL_TRY(w.get("description", &p->webhook.description));
+  WAYBILL_TRY(w.get("estimated_delivery", &p->webhook.estimated_delivery));
+  WAYBILL_TRY(w.get("signed_by", &p->webhook.signed_by));
+  WAYBILL_TRY(w.get("pod_document", &p->webhook.pod_document));
 
   std::map<std::string, std::string> codes;
   WAYBILL_TRY(m.get("tracking_codes", &codes));
@@ -173,6 +179,14 @@ Status parse(const YAML::Node& root, CarrierProfile* p) {
     auto st = parse_tracking_status(canonical);
     if (!st) return {Code::invalid_argument, "maps to unknown status '" + canonical + "'", "tracking_codes." + raw};
     p->codes[raw] = *st;
+  }
+  std::map<std::string, std::string> exception_codes;
+  WAYBILL_TRY(m.get("exception_codes", &exception_codes));
+  for (auto& [raw, category] : exception_codes) {
+    auto c = parse_exception_category(category);
+    if (!c || *c == fb::ExceptionCategory::none)
+      return {Code::invalid_argument, "maps to unknown exception category '" + category + "'", "exception_codes." + raw};
+    p->exception_codes[raw] = *c;
   }
   return {};
 }

@@ -178,6 +178,23 @@ void Api::carrier_webhook(const CallPtr& call, const std::string& carrier) {
     }
   }
   if (!wh.event_id.empty()) m.event_id = actors::extract_first(call->req.body, wh.event_id).value_or("");
+  auto optional_field = [&](const std::string& pointer) {
+    return pointer.empty() ? std::string() : actors::extract_first(call->req.body, pointer).value_or("");
+  };
+  m.description = optional_field(wh.description);
+  if (auto eta = optional_field(wh.estimated_delivery); !eta.empty()) {
+    auto eta_us = parse_rfc3339_us(eta);
+    if (!eta_us) return call->fail({Code::invalid_argument, "must be an RFC 3339 date-time", "estimated_delivery"});
+    m.estimated_delivery_us = *eta_us;
+  }
+  if (auto c = prof->exception_codes.find(*code); c != prof->exception_codes.end()) m.exception_category = c->second;
+  auto signed_by = optional_field(wh.signed_by);
+  auto pod_document = optional_field(wh.pod_document);
+  if (m.status == TrackingStatus::delivered && (!signed_by.empty() || !pod_document.empty())) {
+    m.proof_of_delivery = std::make_unique<fb::ProofOfDeliveryT>();
+    m.proof_of_delivery->signed_by = std::move(signed_by);
+    m.proof_of_delivery->document_ref = std::move(pod_document);
+  }
   cmd.tracking_number = *tn;
   auto shipment_id = actors::lookup_tracking(engine_.store(), carrier, *tn, m.event_time_us, options_.tracking);
   if (!shipment_id) return call->fail(shipment_id.status());

@@ -521,6 +521,17 @@ void CarrierSim::start_feed(CarrierState& c, const std::vector<std::string>& num
       w.Uint64(i + 1);
       w.Key(alpha ? "EventId" : "id");
       w.String(id.c_str());
+      if (alpha) {  // the richer dialect also gives its estimate and proof of delivery
+        auto eta = format_rfc3339(base_us + static_cast<int64_t>(t.events.size() + 1) * t.interval_ms * 1000);
+        w.Key("EstimatedDelivery");
+        w.String(eta.c_str());
+        if (t.events[i] == "delivered") {
+          w.Key("SignedBy");
+          w.String("J. RECEIVER");
+          w.Key("PodRef");
+          w.String(("POD-" + tn).c_str());
+        }
+      }
       w.EndObject();
       evs.push_back({i + 1, sb.GetString()});
     }

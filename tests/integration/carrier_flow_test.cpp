@@ -327,6 +327,12 @@ TEST(CarrierFlow, BookingUnderFaultsLabelsOnceAndTracksToDelivery) {
     auto doc = Json::parse(client.get("/v1/shipments/" + id).body);
     EXPECT_EQ(doc.str_or_empty("/status"), "delivered") << id;
     EXPECT_FALSE(doc.str_or_empty("/booking/pickup_confirmation").empty()) << id << ": no pickup scheduled";
+    if (doc.str_or_empty("/carrier") == "parcelco") {  // its webhooks carry POD and estimates
+      auto tn = doc.str_or_empty("/tracking_numbers/0");
+      EXPECT_EQ(doc.str_or_empty("/proof_of_delivery/signed_by"), "J. RECEIVER") << id;
+      EXPECT_EQ(doc.str_or_empty("/proof_of_delivery/document_ref").rfind("POD-", 0), 0u) << id;
+      EXPECT_FALSE(doc.str_or_empty("/estimated_delivery").empty()) << id;
+    }
   }
 
   watcher.stop();

@@ -76,6 +76,9 @@ struct WebhookMap {
   std::string secret;
   std::string signature_header = "x-carrier-signature";  // value "sha256=<hex HMAC>"
   std::string tracking_number, code, event_time, sequence, event_id;
+  // Optional JSON pointers: free text, the carrier's delivery estimate (RFC 3339) and
+  // proof of delivery on delivered scans.
+  std::string description, estimated_delivery, signed_by, pod_document;
 };
 
 struct CarrierProfile {
@@ -96,6 +99,8 @@ struct CarrierProfile {
   ErrorResponseMap errors;
   WebhookMap webhook;
   std::map<std::string, TrackingStatus> codes;  // raw tracking code -> canonical
+  /// Raw code -> why a delivery went wrong (weather_delay, refused, ...), for notifications.
+  std::map<std::string, fb::ExceptionCategory> exception_codes;
 
   const CarrierService* service(const std::string& code) const;
 };
