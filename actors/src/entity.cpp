@@ -54,6 +54,7 @@ Reply problem_reply(const Status& st) {
     case Code::payload_too_large: http = 413; break;
     case Code::unavailable: http = 503; break;
     case Code::overloaded: http = 429; break;
+    case Code::forbidden: http = 403; break;
     case Code::internal: http = 500; break;
   }
   return Reply{http, render_problem(http, st), true};

@@ -138,6 +138,58 @@ Decision on_shipment(std::optional<fb::OrderT>& state, const ShipmentObserved& s
 
 }  // namespace
 
+namespace {
+
+template <class T>
+std::vector<std::unique_ptr<T>> boxed(const std::vector<T>& items) {
+  std::vector<std::unique_ptr<T>> out;
+  for (auto& i : items) out.push_back(std::make_unique<T>(i));
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+// Source data may change until a label is bought for it: after that the carrier holds
+// the address and the parcel, and a change would silently diverge from what ships.
+Decision on_update(std::optional<fb::OrderT>& state, const UpdateOrder& c, int64_t now) {
+  if (!state) return {Status{Code::not_found, "order not found"}, {}};
+  auto& o = *state;
+  bool open = o.status == S::received || o.status == S::validated || o.status == S::released ||
+              o.status == S::allocated || o.status == S::packed;
+  if (!open)
+    return {Status{Code::conflict, "order in status '" + std::string(name(o.status)) +
+                                       "' can no longer change " + joined(c.fields), "status"}, {}};
+  if (c.ship_to) o.ship_to = std::make_unique<fb::PartyT>(*c.ship_to);
+  if (c.ship_from) o.ship_from = std::make_unique<fb::PartyT>(*c.ship_from);
+  if (c.lines) o.lines = boxed(*c.lines);
+  if (c.references) o.references = boxed(*c.references);
+  if (c.service_level) o.service_level = *c.service_level;
+  if (c.packages) o.packages = boxed(*c.packages);
+  o.updated_us = now;
+  ++o.version;
+  Decision d;
+  d.events.push_back({"order.updated", c.source + " changed " + joined(c.fields), std::nullopt});
+  return d;
+}
+
+Decision on_violation(std::optional<fb::OrderT>& state, const RecordOwnershipViolation& c, int64_t now) {
+  if (!state) return {Status{Code::not_found, "order not found"}, {}};
+  std::string reason;
+  for (auto& [field, owner] : c.fields)
+    reason += (reason.empty() ? "" : "; ") + c.source + " may not change " + field + " (owned by " + owner + ")";
+  state->updated_us = now;
+  ++state->version;
+  Decision d;
+  d.events.push_back({"order.update_rejected", std::move(reason), std::nullopt});
+  return d;
+}
+
+}  // namespace
+
 bool order_transition_allowed(S from, S to) {
   switch (to) {
     case S::received: return false;
@@ -158,7 +210,9 @@ bool order_transition_allowed(S from, S to) {
 }
 
 const char* command_name(const OrderCommand& cmd) {
-  static const char* const names[] = {"create", "release", "allocate", "pack", "cancel", "shipment_observed"};
+  static const char* const names[] = {"create", "release", "allocate", "pack", "cancel", "shipment_observed",
+                                      "update", "ownership_violation"};
+  static_assert(sizeof(names) / sizeof(names[0]) == std::variant_size_v<OrderCommand>);
   return names[cmd.index()];
 }
 
@@ -177,6 +231,8 @@ Decision decide(std::optional<fb::OrderT>& state, const OrderCommand& cmd, int64
         if constexpr (std::is_same_v<T, PackOrder>) return on_pack(next, c, now);
         if constexpr (std::is_same_v<T, CancelOrder>) return on_cancel(next, c, now);
         if constexpr (std::is_same_v<T, ShipmentObserved>) return on_shipment(next, c, now);
+        if constexpr (std::is_same_v<T, UpdateOrder>) return on_update(next, c, now);
+        if constexpr (std::is_same_v<T, RecordOwnershipViolation>) return on_violation(next, c, now);
       },
       cmd);
   if (d.status.ok() && !d.events.empty()) state = std::move(next);

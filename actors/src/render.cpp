@@ -295,6 +295,7 @@ std::string render_problem(int http_status, const Status& st) {
     case Code::payload_too_large: title = "Payload too large"; break;
     case Code::unavailable: title = "Service unavailable"; break;
     case Code::overloaded: title = "Too many requests"; break;
+    case Code::forbidden: title = "Forbidden"; break;
     default: title = "Internal error";
   }
   w.Key("title");

@@ -104,6 +104,7 @@ void Api::handle(HttpRequest&& request, Responder respond) {
       if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding", "order_id"});
       if (parts.size() == 3) {
         call->route = "/v1/orders/{order_id}";
+        if (req.method == "PATCH") return update_order(call, id);
         if (!get) return method_not_allowed();
         auto json = actors::read_order_json(engine_.store(), id);
         return json ? call->finish(HttpResponse{200, "application/json", *json, {}}) : call->fail(json.status());

@@ -37,6 +37,18 @@ Setter bind_min(T* field, T min) {
   };
 }
 
+Setter bind_list(std::vector<std::string>* field) {
+  return [field](const YAML::Node& node, const std::string& key) -> Status {
+    if (!node.IsSequence()) return {Code::invalid_argument, "must be a list of strings", key};
+    field->clear();
+    for (auto item : node) {
+      if (!item.IsScalar() || item.Scalar().empty()) return {Code::invalid_argument, "must be a list of non-empty strings", key};
+      field->push_back(item.Scalar());
+    }
+    return {};
+  };
+}
+
 std::map<std::string, Setter> setters(Config& c, std::string* listen) {
   auto& e = c.engine;
   return {
@@ -86,6 +98,13 @@ std::map<std::string, Setter> setters(Config& c, std::string* listen) {
       {"sla.scan_interval_ms", bind_min(&e.sla.scan_interval_ms, 10)},
       {"sla.max_fires_per_scan", bind_min<size_t>(&e.sla.max_fires_per_scan, 1)},
       {"sla.redispatch_after_ms", bind_min(&e.sla.redispatch_after_ms, 100)},
+      {"ownership.sources", bind_list(&c.api.ownership.sources)},
+      {"ownership.owners.ship_to", bind(&c.api.ownership.owners["ship_to"])},
+      {"ownership.owners.ship_from", bind(&c.api.ownership.owners["ship_from"])},
+      {"ownership.owners.lines", bind(&c.api.ownership.owners["lines"])},
+      {"ownership.owners.references", bind(&c.api.ownership.owners["references"])},
+      {"ownership.owners.service_level", bind(&c.api.ownership.owners["service_level"])},
+      {"ownership.owners.packages", bind(&c.api.ownership.owners["packages"])},
       {"tracking.recycle_window_days", bind_min<int64_t>(&c.api.tracking.recycle_window_days, 1)},
       {"tracking.pre_ship_days", bind_min<int64_t>(&c.api.tracking.pre_ship_days, 0)},
       {"fault_injection.crash_after_booking_answers", bind_min(&e.booking.crash_after_booking_answers, 0)},
@@ -165,6 +184,13 @@ Result<Config> parse_config(const std::string& text) {
     return Status{Code::invalid_argument, "must be cheapest, fastest or preferred", "booking.selection"};
   if (c.engine.scheduler_policy != "stealing" && c.engine.scheduler_policy != "sharing")
     return Status{Code::invalid_argument, "must be 'stealing' or 'sharing'", "actors.scheduler_policy"};
+  auto& own = c.api.ownership;
+  for (auto& s : own.sources)
+    if (s == "waybill" || s == "carrier")
+      return Status{Code::invalid_argument, "'" + s + "' is reserved: it owns carrier choice or tracking", "ownership.sources"};
+  for (auto& [field, owner] : own.owners)
+    if (std::find(own.sources.begin(), own.sources.end(), owner) == own.sources.end())
+      return Status{Code::invalid_argument, "owner '" + owner + "' is not in ownership.sources", "ownership.owners." + field};
   static const char* const levels[] = {"trace", "debug", "info", "warn", "error", "off"};
   if (std::find(std::begin(levels), std::end(levels), c.log_level) == std::end(levels))
     return Status{Code::invalid_argument, "must be one of trace, debug, info, warn, error, off", "log.level"};

@@ -217,6 +217,57 @@ Status validate_id(std::string_view v, const char* field) {
   return {};
 }
 
+namespace {
+
+Status parse_lines(Fields& f, std::vector<std::unique_ptr<fb::OrderLineT>>* out, const IntakeLimits& lim) {
+  if (!f.has("lines")) return bad("lines", "is required");
+  auto lines = f.get("lines");
+  if (!lines.is_array()) return bad("lines", "must be an array");
+  auto arr = lines.get_array().value();
+  if (arr.size() == 0) return bad("lines", "must have at least one line");
+  if (arr.size() > lim.max_lines) return bad("lines", "has more than " + std::to_string(lim.max_lines) + " entries");
+  size_t i = 0;
+  for (auto item : arr) {
+    std::string path = "lines[" + std::to_string(i++) + "]";
+    if (!item.is_object()) return bad(path, "must be an object");
+    Fields lf(item.get_object().value(), path, {"sku", "qty", "description"});
+    WB_TRY(lf.error());
+    auto line = std::make_unique<fb::OrderLineT>();
+    WB_TRY(lf.string("sku", &line->sku, true, 128));
+    WB_TRY(lf.integer("qty", &line->qty, true));
+    if (line->qty < 1 || line->qty > 1000000) return bad(lf.path("qty"), "must be between 1 and 1000000");
+    WB_TRY(lf.string("description", &line->description, false, lim.max_string_bytes));
+    out->push_back(std::move(line));
+  }
+  return {};
+}
+
+Status parse_references(Fields& f, std::vector<std::unique_ptr<fb::KeyValueT>>* out, const IntakeLimits& lim) {
+  if (!f.has("references")) return {};
+  auto refs = f.get("references");
+  if (!refs.is_object()) return bad("references", "must be an object of strings");
+  auto ro = refs.get_object().value();
+  if (ro.size() > lim.max_references)
+    return bad("references", "has more than " + std::to_string(lim.max_references) + " entries");
+  std::unordered_set<std::string_view> seen;
+  for (auto [key, value] : ro) {
+    std::string path = "references." + std::string(key);
+    if (!seen.insert(key).second) return bad(path, "duplicate key");
+    if (!value.is_string()) return bad(path, "must be a string");
+    if (key.empty() || key.size() > 64) return bad(path, "key must be 1..64 bytes");
+    auto kv = std::make_unique<fb::KeyValueT>();
+    kv->key = std::string(key);
+    kv->value = std::string(value.get_string().value());
+    if (kv->value.size() > lim.max_string_bytes) return bad(path, "is too long");
+    out->push_back(std::move(kv));
+  }
+  // Canonical order so the request hash does not depend on key order.
+  std::sort(out->begin(), out->end(), [](auto& a, auto& b) { return a->key < b->key; });
+  return {};
+}
+
+}  // namespace
+
 Result<actors::CreateOrder> parse_create_order(std::string_view body, const IntakeLimits& lim) {
   auto root = parse_object(thread_parser(lim), body, lim);
   if (!root) return root.status();
@@ -236,50 +287,59 @@ Result<actors::CreateOrder> parse_create_order(std::string_view body, const Inta
   if (!sl) return bad("service_level", "must be one of ground, express, overnight, freight");
   o.service_level = *sl;
 
-  if (!f.has("lines")) return bad("lines", "is required");
-  auto lines = f.get("lines");
-  if (!lines.is_array()) return bad("lines", "must be an array");
-  auto arr = lines.get_array().value();
-  if (arr.size() == 0) return bad("lines", "must have at least one line");
-  if (arr.size() > lim.max_lines) return bad("lines", "has more than " + std::to_string(lim.max_lines) + " entries");
-  size_t i = 0;
-  for (auto item : arr) {
-    std::string path = "lines[" + std::to_string(i++) + "]";
-    if (!item.is_object()) return bad(path, "must be an object");
-    Fields lf(item.get_object().value(), path, {"sku", "qty", "description"});
-    WB_TRY(lf.error());
-    auto line = std::make_unique<fb::OrderLineT>();
-    WB_TRY(lf.string("sku", &line->sku, true, 128));
-    WB_TRY(lf.integer("qty", &line->qty, true));
-    if (line->qty < 1 || line->qty > 1000000) return bad(lf.path("qty"), "must be between 1 and 1000000");
-    WB_TRY(lf.string("description", &line->description, false, lim.max_string_bytes));
-    o.lines.push_back(std::move(line));
-  }
+  WB_TRY(parse_lines(f, &o.lines, lim));
   WB_TRY(parse_packages(f, &o.packages, false, lim));
 
-  if (f.has("references")) {
-    auto refs = f.get("references");
-    if (!refs.is_object()) return bad("references", "must be an object of strings");
-    auto ro = refs.get_object().value();
-    if (ro.size() > lim.max_references)
-      return bad("references", "has more than " + std::to_string(lim.max_references) + " entries");
-    std::unordered_set<std::string_view> seen;
-    for (auto [key, value] : ro) {
-      std::string path = "references." + std::string(key);
-      if (!seen.insert(key).second) return bad(path, "duplicate key");
-      if (!value.is_string()) return bad(path, "must be a string");
-      if (key.empty() || key.size() > 64) return bad(path, "key must be 1..64 bytes");
-      auto kv = std::make_unique<fb::KeyValueT>();
-      kv->key = std::string(key);
-      kv->value = std::string(value.get_string().value());
-      if (kv->value.size() > lim.max_string_bytes) return bad(path, "is too long");
-      o.references.push_back(std::move(kv));
-    }
-    // Canonical order so the request hash does not depend on key order.
-    std::sort(o.references.begin(), o.references.end(), [](auto& a, auto& b) { return a->key < b->key; });
-  }
+  WB_TRY(parse_references(f, &o.references, lim));
   o.status = OrderStatus::received;
   o.request_hash = fnv1a64(encode(o));
+  return cmd;
+}
+
+Result<actors::UpdateOrder> parse_update_order(std::string_view body, const IntakeLimits& lim) {
+  auto root = parse_object(thread_parser(lim), body, lim);
+  if (!root) return root.status();
+  Fields f(*root, "", {"ship_to", "ship_from", "lines", "references", "service_level", "packages", "carrier",
+                       "service", "tracking_numbers"});
+  WB_TRY(f.error());
+  actors::UpdateOrder cmd;
+  for (const char* key : {"ship_to", "ship_from", "lines", "references", "service_level", "packages", "carrier",
+                          "service", "tracking_numbers"})
+    if (f.has(key)) cmd.fields.emplace_back(key);
+  if (cmd.fields.empty()) return bad("body", "names no field to change");
+  std::unique_ptr<fb::PartyT> party;
+  WB_TRY(parse_party(f, "ship_to", &party, false, lim));
+  if (party) cmd.ship_to = std::move(*party);
+  party.reset();
+  WB_TRY(parse_party(f, "ship_from", &party, false, lim));
+  if (party) cmd.ship_from = std::move(*party);
+  if (f.has("lines")) {
+    std::vector<std::unique_ptr<fb::OrderLineT>> lines;
+    WB_TRY(parse_lines(f, &lines, lim));
+    cmd.lines.emplace();
+    for (auto& l : lines) cmd.lines->push_back(std::move(*l));
+  }
+  if (f.has("references")) {
+    std::vector<std::unique_ptr<fb::KeyValueT>> refs;
+    WB_TRY(parse_references(f, &refs, lim));
+    cmd.references.emplace();
+    for (auto& r : refs) cmd.references->push_back(std::move(*r));
+  }
+  if (f.has("service_level")) {
+    std::string level;
+    WB_TRY(f.string("service_level", &level, true, 32));
+    auto sl = parse_service_level(level);
+    if (!sl) return bad("service_level", "must be one of ground, express, overnight, freight");
+    cmd.service_level = *sl;
+  }
+  if (f.has("packages")) {
+    std::vector<std::unique_ptr<fb::PackageT>> pkgs;
+    WB_TRY(parse_packages(f, &pkgs, true, lim));
+    cmd.packages.emplace();
+    for (auto& p : pkgs) cmd.packages->push_back(std::move(*p));
+  }
+  // carrier, service and tracking_numbers are never applied to an order: they are
+  // named only so the ownership check can refuse and record them.
   return cmd;
 }
 

@@ -142,6 +142,7 @@ struct Metrics::Impl {
   prometheus::Histogram* batch_requests = nullptr;
   prometheus::Histogram* batch_bytes = nullptr;
   prometheus::Histogram* commit_seconds = nullptr;
+  prometheus::Family<prometheus::Counter>* ownership_violations = nullptr;
   // Family::Add hashes labels under a lock; cache the children per label set.
   mutable std::mutex cache_mutex;
   std::map<std::string, std::pair<prometheus::Counter*, prometheus::Histogram*>> cache;
@@ -172,9 +173,18 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
                                .Help("RocksDB write plus WAL fsync time per batch.")
                                .Register(r)
                                .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25});
+  impl_->ownership_violations = &prometheus::BuildCounter()
+                                     .Name("waybill_ownership_violations_total")
+                                     .Help("Order field updates refused by the system-of-record table, by source and field.")
+                                     .Register(r);
 }
 
 Metrics::~Metrics() = default;
+
+void Metrics::count_ownership_violation(const std::string& source, const std::string& field) {
+  // Rare by nature (a misconfigured integration): no child cache needed.
+  impl_->ownership_violations->Add({{"source", source}, {"field", field}}).Increment();
+}
 
 void Metrics::attach(const actors::ActorStats* stats, const actors::EntityRegistry* orders,
                      const actors::EntityRegistry* shipments, const storage::GroupCommitWriter* writer) {

@@ -20,6 +20,7 @@ const char* to_string(Code code) {
     case Code::payload_too_large: return "payload_too_large";
     case Code::unavailable: return "unavailable";
     case Code::overloaded: return "overloaded";
+    case Code::forbidden: return "forbidden";
     case Code::internal: return "internal";
   }
   return "unknown";

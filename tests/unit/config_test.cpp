@@ -197,6 +197,16 @@ TEST(Config, ShippedConfigParses) {
   EXPECT_EQ(r->api.tracking.recycle_window_days, 180);
 }
 
+TEST(Config, OwnersMustBeKnownSources) {
+  expect_error(parse_config("ownership:\n  owners:\n    packages: wcs\n"), "ownership.owners.packages", "not in");
+  expect_error(parse_config("ownership:\n  sources: [erp, carrier]\n"), "ownership.sources", "reserved");
+  expect_error(parse_config("ownership:\n  sources: erp\n"), "ownership.sources", "list");
+  auto ok = parse_config("ownership:\n  sources: [erp, wms, wcs]\n  owners:\n    packages: wcs\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->api.ownership.owners.at("packages"), "wcs");
+  EXPECT_EQ(ok->api.ownership.sources.size(), 3u);
+}
+
 TEST(Config, SlaKeysAreBoundedAndNamed) {
   auto r = parse_config("sla:\n  stale_after_s: 0\n");
   expect_error(r, "sla.stale_after_s", "");

@@ -21,6 +21,7 @@ enum class Code {
   payload_too_large,    // 413
   unavailable,          // a failed/stopped component or a full queue: 503 + Retry-After
   overloaded,           // a backlog bound is reached: 429 + Retry-After
+  forbidden,            // the caller may not do this (system-of-record ownership): 403
   internal,             // a bug or an I/O failure: 500
 };
 

@@ -33,8 +33,26 @@ struct CancelOrder { std::string reason; };
 /// A shipment of this order was registered or changed status.
 struct ShipmentObserved { fb::ShipmentRefT ref; };
 
-using OrderCommand =
-    std::variant<CreateOrder, ReleaseOrder, AllocateOrder, PackOrder, CancelOrder, ShipmentObserved>;
+/// A source system changes fields it owns (checked against the system-of-record table
+/// before it gets here). Only fields present are changed.
+struct UpdateOrder {
+  std::string source;                 // "erp", "wms", ...
+  std::vector<std::string> fields;    // names of the fields present, for the audit trail
+  std::optional<fb::PartyT> ship_to, ship_from;
+  std::optional<std::vector<fb::OrderLineT>> lines;
+  std::optional<std::vector<fb::KeyValueT>> references;
+  std::optional<ServiceLevel> service_level;
+  std::optional<std::vector<fb::PackageT>> packages;
+};
+/// An update refused because `source` does not own a field: recorded on the order's
+/// audit trail (order.update_rejected) whatever its status.
+struct RecordOwnershipViolation {
+  std::string source;
+  std::vector<std::pair<std::string, std::string>> fields;  // (field, owner)
+};
+
+using OrderCommand = std::variant<CreateOrder, ReleaseOrder, AllocateOrder, PackOrder, CancelOrder,
+                                  ShipmentObserved, UpdateOrder, RecordOwnershipViolation>;
 
 const char* command_name(const OrderCommand& cmd);
 

@@ -11,6 +11,7 @@
 #include "waybill/runtime/intake.hpp"
 #include "waybill/runtime/key_locks.hpp"
 #include "waybill/runtime/metrics.hpp"
+#include "waybill/runtime/ownership.hpp"
 
 namespace waybill::runtime {
 
@@ -23,6 +24,8 @@ struct ApiOptions {
   WebhookOptions webhooks;
   /// How tracking numbers are matched to shipments (recycled numbers).
   actors::TrackingLookupOptions tracking;
+  /// Which system owns which order field (PATCH /v1/orders/{id}).
+  OwnershipOptions ownership;
 };
 
 class Api {
@@ -39,6 +42,7 @@ class Api {
   void create_order(const CallPtr& call);
   void order_action(const CallPtr& call, const std::string& order_id, const std::string& action);
   void register_shipment(const CallPtr& call);
+  void update_order(const CallPtr& call, const std::string& order_id);  // api_ownership.cpp
   void track(const CallPtr& call);
   void track_ndjson(const CallPtr& call);
   void finish_tracking(const CallPtr& call, actors::Reply reply);

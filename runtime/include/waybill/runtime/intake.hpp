@@ -35,6 +35,9 @@ struct IntakeLimits {
 Status validate_id(std::string_view value, const char* field);
 
 Result<actors::CreateOrder> parse_create_order(std::string_view body, const IntakeLimits& limits);
+/// PATCH body of an order: the fields present (and only those) change. carrier, service
+/// and tracking_numbers parse only so the ownership check can name them.
+Result<actors::UpdateOrder> parse_update_order(std::string_view body, const IntakeLimits& limits);
 Result<actors::PackOrder> parse_pack_order(std::string_view body, const IntakeLimits& limits);
 Result<actors::CancelOrder> parse_cancel_order(std::string_view body, const IntakeLimits& limits);
 Result<actors::RegisterShipment> parse_register_shipment(std::string_view body, const IntakeLimits& limits);

@@ -26,6 +26,9 @@ class Metrics {
   /// One committed group-commit batch.
   void observe_commit(size_t requests, size_t bytes, double seconds);
 
+  /// An order update refused because `source` does not own `field`.
+  void count_ownership_violation(const std::string& source, const std::string& field);
+
   /// Text exposition format 0.0.4.
   std::string render() const;
 
