@@ -3,6 +3,8 @@
 
 #include <memory>
 
+#include "waybill/runtime/daily_export.hpp"
+#include "waybill/runtime/drop_folder.hpp"
 #include "waybill/runtime/engine.hpp"
 #include "waybill/runtime/event_feed.hpp"
 #include "waybill/runtime/webhooks.hpp"
@@ -20,6 +22,9 @@ struct ApiOptions {
   /// Retry-After seconds suggested with 503 answers. Default: 1.
   int retry_after_s = 1;
   WebhookOptions webhooks;
+  /// Source profiles, drop-folder intake and nightly exports (flat files).
+  IntakeOptions intake;
+  ExportOptions exports;
 };
 
 class Api {
@@ -30,6 +35,9 @@ class Api {
   ~Api();
   /// Starts background delivery (webhooks); call once before serving.
   Status start();
+  /// Stops the background work that feeds the engine (file intake, exports); call
+  /// before Engine::stop(). Idempotent.
+  void stop();
   void handle(HttpRequest&& request, Responder respond);
 
  private:
@@ -50,6 +58,10 @@ class Api {
   void events(const CallPtr& call);
   void subscriptions(const CallPtr& call, const std::vector<std::string>& parts);
   bool begin_idempotent(const CallPtr& call);
+  // Flat-file side (api_files.cpp).
+  Status start_files();
+  void source_order(const CallPtr& call, const std::string& source);
+  void run_export(const CallPtr& call);
 
   Engine& engine_;
   Metrics& metrics_;
@@ -58,6 +70,10 @@ class Api {
   EventFeed feed_;
   HttpClient webhook_client_;
   WebhookDispatcher webhooks_;
+  std::vector<SourceProfile> sources_;
+  FileStats file_stats_;
+  std::unique_ptr<DropFolder> drop_;
+  std::unique_ptr<DailyExporter> exporter_;
 };
 
 }  // namespace waybill::runtime
