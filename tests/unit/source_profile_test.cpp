@@ -2,6 +2,10 @@
 // files and JSON orders onto the canonical order (errors name the source field).
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+#include <tuple>
+
 #include "waybill/runtime/source_profile.hpp"
 
 namespace waybill::runtime {
@@ -96,6 +100,39 @@ TEST(SourceProfile, ShippedExamplesLoad) {
   EXPECT_EQ((*all)[0].source, "netsuite");
   EXPECT_EQ((*all)[1].source, "sap");
   EXPECT_EQ((*all)[0].csv.packages, PackageRows::per_order);
+}
+
+TEST(SourceProfile, ShippedSamplesMapWithoutRejects) {
+  auto all = load_source_profiles(std::string(WAYBILL_SOURCE_DIR) + "/configs/sources");
+  ASSERT_TRUE(all.ok());
+  for (auto& [source, file, orders] : {std::tuple<std::string, std::string, size_t>{"netsuite", "netsuite-orders.csv", 1},
+                                       {"sap", "sap-deliveries.csv", 2}}) {
+    SCOPED_TRACE(file);
+    const SourceProfile* p = nullptr;
+    for (auto& x : *all)
+      if (x.source == source) p = &x;
+    ASSERT_NE(p, nullptr);
+    std::ifstream in(std::string(WAYBILL_SOURCE_DIR) + "/configs/sources/samples/" + file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto m = map_csv_file(*p, ss.str(), kLimits, 100);
+    EXPECT_TRUE(m.rejects.empty()) << m.rejects[0].line << " " << m.rejects[0].field << ": " << m.rejects[0].reason;
+    ASSERT_EQ(m.orders.size(), orders);
+    if (source == "sap") {
+      auto& o = m.orders[0].command.order;
+      EXPECT_EQ(o.lines.size(), 2u);
+      EXPECT_EQ(o.lines[1]->description, "Mutter; verzinkt");
+      EXPECT_EQ(o.packages.at(0)->weight_g, 2500);
+      EXPECT_EQ(o.ship_from->city, "Hamburg");
+      EXPECT_EQ(m.orders[1].command.order.service_level, ServiceLevel::express);
+    } else {
+      auto& o = m.orders[0].command.order;
+      EXPECT_EQ(o.lines.size(), 2u);
+      EXPECT_EQ(o.packages.at(0)->weight_g, 1497);  // 3.3 lb
+      EXPECT_EQ(o.packages.at(0)->length_mm, 305);  // 12 in
+      EXPECT_EQ(o.ship_to->country, "US");
+    }
+  }
 }
 
 TEST(SourceCsv, MultiRowOrderWithConversionsTablesAndConstants) {
