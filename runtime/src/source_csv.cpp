@@ -147,8 +147,14 @@ CsvMapping map_csv_file(const SourceProfile& p, std::string_view text, const Int
   const size_t most = max_rows + (p.csv.header ? 1 : 0);
   bool too_many = false;
   auto st = read_csv(text, p.csv.csv, [&](CsvRecord& r) {
-    if (skipped < p.csv.skip_records) return ++skipped, true;
-    if (records.size() == most) return too_many = true, false;
+    if (skipped < p.csv.skip_records) {
+      ++skipped;
+      return true;
+    }
+    if (records.size() == most) {
+      too_many = true;
+      return false;
+    }
     records.push_back(std::move(r));
     return true;
   });

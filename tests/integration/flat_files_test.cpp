@@ -161,6 +161,40 @@ TEST(FlatFiles, DroppedCsvBecomesOrdersOnceWithRejectReport) {
   ASSERT_TRUE(wait_for_file(processed / "after-restart.csv.skipped.txt")) << server.log();
 }
 
+// SIGKILL while a file is half imported: after the restart the file is read again, the
+// orders created before the kill deduplicate and every row is an order exactly once.
+TEST(FlatFiles, CrashMidFileIsSafe) {
+  ServerProcess::Options options;
+  options.config_yaml = flat_file_config("  max_in_flight: 4\n");
+  ServerProcess server(options);
+  ASSERT_TRUE(server.start());
+  HttpClient client(server.host(), server.port());
+  const fs::path dir = fs::path(server.data_dir()) / "drop" / "netsuite";
+  constexpr int kRows = 6000;
+  auto id = [](int i) { return "CR-" + std::to_string(100000 + i); };
+  std::string text = kHeader;
+  for (int i = 0; i < kRows; ++i) text += ns_row(id(i), "WIDGET-1", "1");
+  drop(dir, "big.csv", text);
+  // Kill once the first orders exist, while the file is still being worked on.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (client.get("/v1/orders/" + id(0)).status != 200 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  server.kill();
+  ASSERT_TRUE(fs::exists(dir / "big.csv")) << "the file was done before the kill; the test needs a bigger file";
+  ASSERT_TRUE(server.restart());
+  ASSERT_TRUE(wait_for_file(dir / "processed" / "big.csv", 60s)) << server.log();
+  HttpClient after(server.host(), server.port());
+  auto metrics = after.get("/metrics").body;
+  auto accepted = metric_value(metrics, "waybill_intake_rows_total{outcome=\"accepted\"}").value_or(-1);
+  auto duplicate = metric_value(metrics, "waybill_intake_rows_total{outcome=\"duplicate\"}").value_or(-1);
+  EXPECT_GT(duplicate, 0) << "orders created before the kill count as duplicates";
+  EXPECT_EQ(accepted + duplicate, kRows);
+  for (int i = 0; i < kRows; i += 97) EXPECT_EQ(after.get("/v1/orders/" + id(i)).status, 200) << id(i);
+  EXPECT_EQ(after.get("/v1/orders/" + id(kRows - 1)).status, 200);
+  auto events = Json::parse(after.get("/v1/events?type=order.received&order_id=" + id(0)).body);
+  EXPECT_EQ(events.size("/events"), 1u) << events.dump();
+}
+
 TEST(FlatFiles, SourceShapedJsonOrdersMapThroughTheProfile) {
   ServerProcess::Options options;
   options.config_yaml = flat_file_config();

@@ -243,6 +243,37 @@ TEST(SourceCsv, WholeFileRejections) {
   EXPECT_EQ(short_row.rejects[0].order_id, "A-1");
 }
 
+TEST(SourceCsv, HeaderlessFileWithBannerAndPositionalColumns) {
+  auto p = profile(R"(
+source: legacy
+csv: { delimiter: "|", header: false, columns: [id, name, street, city, zip, country, sku, qty], skip_records: 1 }
+fields:
+  order_id: id
+  service_level: { value: ground }
+  ship_to.name: name
+  ship_to.street: street
+  ship_to.city: city
+  ship_to.postal_code: zip
+  ship_to.country: country
+  lines.sku: sku
+  lines.qty: qty
+)");
+  auto m = map_csv_file(p, "EXPORT 2026-11-28 (3 rows)\nL-1|Ada|1 Main St|Springfield|62701|US|S-1|2\n"
+                           "L-1|Ada|1 Main St|Springfield|62701|US|S-2|1\nL-2|Bo|2 Elm|Nowhere|00000|US|S-3|x\n",
+                        kLimits, 100);
+  ASSERT_EQ(m.orders.size(), 1u);
+  EXPECT_EQ(m.orders[0].command.order.lines.size(), 2u);
+  EXPECT_EQ(m.orders[0].lines, (std::vector<size_t>{2, 3}));
+  ASSERT_EQ(m.rejects.size(), 1u);
+  EXPECT_EQ(m.rejects[0].line, 4u);
+  EXPECT_EQ(m.rejects[0].field, "qty");
+  expect_profile_error("source: x\ncsv: { header: false }\nfields: { order_id: a, lines.sku: b, lines.qty: c }\n",
+                       "csv.columns", "required");
+  expect_profile_error(
+      "source: x\ncsv: { header: false, columns: [a, b] }\nfields: { order_id: a, lines.sku: b, lines.qty: c }\n",
+      "fields.lines.qty.column", "not in csv.columns");
+}
+
 TEST(SourceCsv, SameRowsGiveTheSameRequestHash) {
   std::string csv = std::string(kHeader) + "A-1;STD;Ada;Weg 2;Berlin;10115;DE;SKU-1;2;1;;\n";
   auto a = map_csv_file(profile(), csv, kLimits, 100);
