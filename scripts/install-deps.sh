@@ -7,6 +7,7 @@ packages=(
   g++ cmake ninja-build ccache pkg-config git ca-certificates curl
   libcaf-dev librocksdb-dev libflatbuffers-dev flatbuffers-compiler prometheus-cpp-dev
   libboost-dev libgtest-dev libsimdjson-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
+  libcsv-dev
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

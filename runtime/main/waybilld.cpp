@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   spdlog::info("signal {}: draining", sig);
   server.stop(10000);
+  api.stop();
   (*engine)->stop();
   spdlog::info("stopped");
   return 0;

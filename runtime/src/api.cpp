@@ -29,10 +29,11 @@ Status Api::start() {
     feed_.notify_commit();
     webhooks_.notify_commit();
   });
-  return {};
+  return start_files();
 }
 
 Api::~Api() {
+  stop();
   engine_.set_commit_listener(nullptr);
   webhooks_.stop();
   webhook_client_.stop();
@@ -167,6 +168,12 @@ void Api::handle(HttpRequest&& request, Responder respond) {
     } else if (parts[1] == "events" && parts.size() == 2) {
       call->route = "/v1/events";
       return get ? events(call) : method_not_allowed();
+    } else if (parts[1] == "sources" && parts.size() == 4 && parts[3] == "orders") {
+      call->route = "/v1/sources/{source}/orders";
+      return post ? source_order(call, std::string(parts[2])) : method_not_allowed();
+    } else if (parts[1] == "exports" && parts.size() == 2) {
+      call->route = "/v1/exports";
+      return post ? run_export(call) : method_not_allowed();
     } else if (parts[1] == "manifests" && parts.size() == 3) {
       call->route = "/v1/manifests/{carrier}";
       return get ? manifest(call, std::string(parts[2])) : method_not_allowed();

@@ -108,6 +108,21 @@ std::map<std::string, Setter> setters(Config& c, std::string* listen) {
       {"tracking.recycle_window_days", bind_min<int64_t>(&c.api.tracking.recycle_window_days, 1)},
       {"tracking.pre_ship_days", bind_min<int64_t>(&c.api.tracking.pre_ship_days, 0)},
       {"fault_injection.crash_after_booking_answers", bind_min(&e.booking.crash_after_booking_answers, 0)},
+      {"intake.sources_dir", bind(&c.api.intake.sources_dir)},
+      {"intake.watch", bind(&c.api.intake.watch)},
+      {"intake.drop_dir", bind(&c.api.intake.drop_dir)},
+      {"intake.poll_interval_ms", bind_min(&c.api.intake.poll_interval_ms, 10)},
+      {"intake.settle_ms", bind_min(&c.api.intake.settle_ms, 0)},
+      {"intake.max_file_bytes", bind_min<uint64_t>(&c.api.intake.max_file_bytes, 1024)},
+      {"intake.max_rows", bind_min<size_t>(&c.api.intake.max_rows, 1)},
+      {"intake.max_files_per_tick", bind_min<size_t>(&c.api.intake.max_files_per_tick, 1)},
+      {"intake.max_in_flight", bind_min<size_t>(&c.api.intake.max_in_flight, 1)},
+      {"intake.answer_timeout_ms", bind_min(&c.api.intake.answer_timeout_ms, 100)},
+      {"export.nightly", bind(&c.api.exports.nightly)},
+      {"export.dir", bind(&c.api.exports.dir)},
+      {"export.at_utc", bind(&c.api.exports.at_utc)},
+      {"export.max_catch_up_days", bind_min(&c.api.exports.max_catch_up_days, 1)},
+      {"export.check_interval_ms", bind_min(&c.api.exports.check_interval_ms, 100)},
       {"booking.default_ship_from.name", bind(&e.booking.default_ship_from.name)},
       {"booking.default_ship_from.street", bind(&e.booking.default_ship_from.street)},
       {"booking.default_ship_from.city", bind(&e.booking.default_ship_from.city)},
@@ -191,6 +206,8 @@ Result<Config> parse_config(const std::string& text) {
   for (auto& [field, owner] : own.owners)
     if (std::find(own.sources.begin(), own.sources.end(), owner) == own.sources.end())
       return Status{Code::invalid_argument, "owner '" + owner + "' is not in ownership.sources", "ownership.owners." + field};
+  if (!parse_time_of_day(c.api.exports.at_utc))
+    return Status{Code::invalid_argument, "must be HH:MM (UTC, 00:00..23:59)", "export.at_utc"};
   static const char* const levels[] = {"trace", "debug", "info", "warn", "error", "off"};
   if (std::find(std::begin(levels), std::end(levels), c.log_level) == std::end(levels))
     return Status{Code::invalid_argument, "must be one of trace, debug, info, warn, error, off", "log.level"};

@@ -37,6 +37,23 @@ class EngineCollectable : public prometheus::Collectable {
   const actors::EntityRegistry* shipments = nullptr;
   const storage::GroupCommitWriter* writer = nullptr;
   const actors::CarrierDirectory* carriers = nullptr;
+  const FileStats* files = nullptr;
+
+  void collect_files(std::vector<prometheus::MetricFamily>& out) const {
+    using prometheus::MetricType;
+    auto f = family("waybill_intake_files_total", "Dropped files by outcome.", MetricType::Counter);
+    add_sample(f, files->files_processed.load(), {{"outcome", "processed"}});
+    add_sample(f, files->files_skipped.load(), {{"outcome", "skipped"}});
+    add_sample(f, files->files_retried.load(), {{"outcome", "retried"}});
+    auto r = family("waybill_intake_rows_total", "Rows of dropped files by outcome.", MetricType::Counter);
+    add_sample(r, files->rows_accepted.load(), {{"outcome", "accepted"}});
+    add_sample(r, files->rows_duplicate.load(), {{"outcome", "duplicate"}});
+    add_sample(r, files->rows_rejected.load(), {{"outcome", "rejected"}});
+    auto e = family("waybill_exports_total", "Export days written, by outcome.", MetricType::Counter);
+    add_sample(e, files->exports_written.load(), {{"outcome", "written"}});
+    add_sample(e, files->export_failures.load(), {{"outcome", "failed"}});
+    for (auto* x : {&f, &r, &e}) out.push_back(std::move(*x));
+  }
 
   void collect_carriers(std::vector<prometheus::MetricFamily>& out) const {
     using prometheus::MetricType;
@@ -73,6 +90,7 @@ class EngineCollectable : public prometheus::Collectable {
     using prometheus::MetricType;
     std::vector<prometheus::MetricFamily> out;
     if (carriers && !carriers->stats.empty()) collect_carriers(out);
+    if (files) collect_files(out);
     if (stats) {
       auto m = family("waybill_milestones_total", "Tracking milestones by outcome.", MetricType::Counter);
       add_sample(m, stats->milestones_applied.load(), {{"outcome", "applied"}});
@@ -195,6 +213,8 @@ void Metrics::attach(const actors::ActorStats* stats, const actors::EntityRegist
 }
 
 void Metrics::attach_carriers(const actors::CarrierDirectory* carriers) { impl_->engine->carriers = carriers; }
+
+void Metrics::attach_files(const FileStats* files) { impl_->engine->files = files; }
 
 void Metrics::observe_http(const std::string& method, const std::string& route, int status, double seconds) {
   std::string key = method + ' ' + route + ' ' + std::to_string(status);

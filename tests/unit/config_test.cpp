@@ -217,5 +217,64 @@ TEST(Config, SlaKeysAreBoundedAndNamed) {
   EXPECT_EQ(ok->api.tracking.pre_ship_days, 0);
 }
 
+TEST(Config, FlatFileKeys) {
+  auto d = parse_config("");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->api.intake.sources_dir, "configs/sources");
+  EXPECT_TRUE(d->api.intake.watch);
+  EXPECT_EQ(d->api.intake.drop_dir, "");
+  EXPECT_EQ(d->api.intake.max_rows, 100000u);
+  EXPECT_EQ(d->api.exports.at_utc, "02:00");
+  EXPECT_TRUE(d->api.exports.nightly);
+  auto r = parse_config(R"(
+intake:
+  sources_dir: /etc/waybill/sources
+  watch: false
+  drop_dir: /srv/drop
+  poll_interval_ms: 250
+  settle_ms: 0
+  max_file_bytes: 2048
+  max_rows: 10
+  max_files_per_tick: 2
+  max_in_flight: 8
+  answer_timeout_ms: 5000
+export:
+  nightly: false
+  dir: /srv/exports
+  at_utc: "23:30"
+  max_catch_up_days: 3
+  check_interval_ms: 1000
+)");
+  ASSERT_TRUE(r.ok()) << r.status().field() << ": " << r.status().message();
+  EXPECT_EQ(r->api.intake.sources_dir, "/etc/waybill/sources");
+  EXPECT_FALSE(r->api.intake.watch);
+  EXPECT_EQ(r->api.intake.drop_dir, "/srv/drop");
+  EXPECT_EQ(r->api.intake.poll_interval_ms, 250);
+  EXPECT_EQ(r->api.intake.settle_ms, 0);
+  EXPECT_EQ(r->api.intake.max_file_bytes, 2048u);
+  EXPECT_EQ(r->api.intake.max_rows, 10u);
+  EXPECT_EQ(r->api.intake.max_files_per_tick, 2u);
+  EXPECT_EQ(r->api.intake.max_in_flight, 8u);
+  EXPECT_EQ(r->api.intake.answer_timeout_ms, 5000);
+  EXPECT_FALSE(r->api.exports.nightly);
+  EXPECT_EQ(r->api.exports.dir, "/srv/exports");
+  EXPECT_EQ(r->api.exports.at_utc, "23:30");
+  EXPECT_EQ(r->api.exports.max_catch_up_days, 3);
+  EXPECT_EQ(r->api.exports.check_interval_ms, 1000);
+  expect_error(parse_config("intake:\n  drop_folder: x\n"), "intake.drop_folder", "unknown");
+  expect_error(parse_config("export:\n  at_utc: \"2am\"\n"), "export.at_utc", "HH:MM");
+  expect_error(parse_config("intake:\n  max_rows: 0\n"), "intake.max_rows", "at least");
+}
+
+TEST(Config, ShippedConfigIsTheDefaults) {
+  auto r = load_config(std::string(WAYBILL_SOURCE_DIR) + "/configs/waybilld.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().field() << ": " << r.status().message();
+  auto d = parse_config("");
+  EXPECT_EQ(r->api.intake.max_file_bytes, d->api.intake.max_file_bytes);
+  EXPECT_EQ(r->api.intake.settle_ms, d->api.intake.settle_ms);
+  EXPECT_EQ(r->api.exports.at_utc, d->api.exports.at_utc);
+  EXPECT_EQ(r->api.exports.max_catch_up_days, d->api.exports.max_catch_up_days);
+}
+
 }  // namespace
 }  // namespace waybill::runtime

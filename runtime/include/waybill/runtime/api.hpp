@@ -4,6 +4,8 @@
 #include <memory>
 
 #include "waybill/actors/reads.hpp"
+#include "waybill/runtime/daily_export.hpp"
+#include "waybill/runtime/drop_folder.hpp"
 #include "waybill/runtime/engine.hpp"
 #include "waybill/runtime/event_feed.hpp"
 #include "waybill/runtime/webhooks.hpp"
@@ -26,6 +28,9 @@ struct ApiOptions {
   actors::TrackingLookupOptions tracking;
   /// Which system owns which order field (PATCH /v1/orders/{id}).
   OwnershipOptions ownership;
+  /// Source profiles, drop-folder intake and nightly exports (flat files).
+  IntakeOptions intake;
+  ExportOptions exports;
 };
 
 class Api {
@@ -36,6 +41,9 @@ class Api {
   ~Api();
   /// Starts background delivery (webhooks); call once before serving.
   Status start();
+  /// Stops the background work that feeds the engine (file intake, exports); call
+  /// before Engine::stop(). Idempotent.
+  void stop();
   void handle(HttpRequest&& request, Responder respond);
 
  private:
@@ -57,6 +65,10 @@ class Api {
   void events(const CallPtr& call);
   void subscriptions(const CallPtr& call, const std::vector<std::string>& parts);
   bool begin_idempotent(const CallPtr& call);
+  // Flat-file side (api_files.cpp).
+  Status start_files();
+  void source_order(const CallPtr& call, const std::string& source);
+  void run_export(const CallPtr& call);
 
   Engine& engine_;
   Metrics& metrics_;
@@ -65,6 +77,10 @@ class Api {
   EventFeed feed_;
   HttpClient webhook_client_;
   WebhookDispatcher webhooks_;
+  std::vector<SourceProfile> sources_;
+  FileStats file_stats_;
+  std::unique_ptr<DropFolder> drop_;
+  std::unique_ptr<DailyExporter> exporter_;
 };
 
 }  // namespace waybill::runtime

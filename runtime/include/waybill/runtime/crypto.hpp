@@ -9,6 +9,8 @@ namespace waybill::runtime {
 
 /// Raw 32-byte HMAC-SHA256 of `data` under `key`.
 std::string hmac_sha256(std::string_view key, std::string_view data);
+/// Raw 32-byte SHA-256 of `data` (content checksums of dropped files).
+std::string sha256(std::string_view data);
 std::string to_hex(std::string_view bytes);
 std::string base64_encode(std::string_view bytes);
 /// Empty on malformed input.

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "waybill/actors/entity.hpp"
+#include "waybill/runtime/file_stats.hpp"
 
 namespace waybill::runtime {
 
@@ -20,6 +21,9 @@ class Metrics {
 
   /// Carrier adapters to export (labels: carrier, outcome).
   void attach_carriers(const actors::CarrierDirectory* carriers);
+
+  /// Drop-folder intake and export counters.
+  void attach_files(const FileStats* files);
 
   /// One HTTP request: `route` is the route template ("/v1/orders/{id}").
   void observe_http(const std::string& method, const std::string& route, int status, double seconds);
