@@ -10,6 +10,7 @@
 
 #include "waybill/actors/carrier_mapping.hpp"
 #include "waybill/actors/model.hpp"
+#include "waybill/actors/tracking_poll.hpp"
 
 namespace waybill::actors {
 
@@ -96,6 +97,7 @@ struct CarrierProfile {
   ErrorResponseMap errors;
   WebhookMap webhook;
   std::map<std::string, TrackingStatus> codes;  // raw tracking code -> canonical
+  TrackingPollOptions tracking_poll;  // enabled: tracking is polled (carrier without webhooks)
 
   const CarrierService* service(const std::string& code) const;
 };

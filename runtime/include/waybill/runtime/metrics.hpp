@@ -2,12 +2,15 @@
 // Labels have bounded cardinality: route templates and status codes, never ids.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
 #include "waybill/actors/entity.hpp"
 
 namespace waybill::runtime {
+
+struct PollStats;
 
 class Metrics {
  public:
@@ -20,6 +23,9 @@ class Metrics {
 
   /// Carrier adapters to export (labels: carrier, outcome).
   void attach_carriers(const actors::CarrierDirectory* carriers);
+
+  /// Tracking pollers to export, by carrier (tracking_poller.hpp).
+  void attach_tracking_poll(const std::map<std::string, std::shared_ptr<PollStats>>* pollers);
 
   /// One HTTP request: `route` is the route template ("/v1/orders/{id}").
   void observe_http(const std::string& method, const std::string& route, int status, double seconds);

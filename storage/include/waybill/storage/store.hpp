@@ -32,8 +32,9 @@ enum class Column : uint8_t {
   manifests,         // carrier \0 yyyy-mm-dd \0 shipment_id -> tracking numbers (end-of-day manifest)
   subscriptions,     // "s/"+id -> webhook subscription; "c/"+id -> be64(delivered position)
   dead_letters,      // id \0 be64(position) -> why delivery gave up
+  tracking_poll,     // carrier \0 shipment_id -> "" (active shipments of polled carriers)
 };
-inline constexpr size_t kColumnCount = 13;
+inline constexpr size_t kColumnCount = 14;
 const char* column_name(Column c);
 
 struct StoreOptions {
