@@ -1,5 +1,7 @@
 #include "tracking_history.hpp"
 
+#include <algorithm>
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -92,7 +94,9 @@ std::string tracking_answer(const SimCarrier& c, const std::string& shipment_id,
       visible.push_back(std::move(e));
     }
   }
-  // This poll's disorder: neighbours swapped, some events listed twice.
+  // Carriers list a history by event time; this poll's disorder starts from there:
+  // neighbours swapped, some events listed twice.
+  std::stable_sort(visible.begin(), visible.end(), [](const Event& a, const Event& b) { return a.time_us < b.time_us; });
   for (size_t i = 0; i + 1 < visible.size(); ++i)
     if (draw(seed, shipment_id, poll_number, 2 * i) < t.reorder_share) std::swap(visible[i], visible[i + 1]);
   std::vector<const Event*> listed;

@@ -5,8 +5,8 @@
 // every `tracking.interval_ms` after the label was sold.
 //
 // Like a real carrier's tracking API it is untidy: some events appear late (3 intervals
-// after their event time), answers list events out of order and some twice, and every
-// poll repeats the whole history. All of it is decided by hashing the seed with the
+// after their event time), answers list the history by event time but with neighbours
+// swapped and some events twice, and every poll repeats the whole history. All of it is decided by hashing the seed with the
 // tracking number, event index and poll number - no shared random stream - so the
 // answer to the Nth poll of a booking at a given time is the same in every run.
 #pragma once
