@@ -141,6 +141,14 @@ std::vector<actors::BookingInput> poll_inputs(const PollerState& st, const fb::S
 }
 
 // Sends the polls of one shipment; false when they do not fit the window now.
+//
+// Polls go through the carrier's adapter rather than around it with a bucket of their
+// own: the rate limit and the breaker belong to the carrier account, and bookings and
+// polls draw on the same budget, so two budgets could together exceed the contract.
+// The adapter also brings the auth (OAuth tokens), timeouts and call metrics. The cost
+// is that polls share the adapter's FIFO queue with bookings; the poller keeps at most
+// max_concurrency of them there, and one attempt each (max_attempts = 1) keeps failed
+// polls out of the adapter's backoff, where they would hold window slots.
 bool poll(Poller* self, const Unit& unit) {
   auto& st = self->state;
   auto header = actors::load_shipment(*st.deps.store, unit.shipment_id);
