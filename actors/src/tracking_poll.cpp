@@ -182,7 +182,10 @@ void tracking_poll_index_ops(const CarrierDirectory* carriers, const fb::Shipmen
   if (!carriers) return;
   auto polled = [carriers](const fb::ShipmentT& h) {
     auto* p = h.carrier.empty() ? nullptr : carriers->profile(h.carrier);
-    return p && p->tracking_poll.enabled && tracking_poll_wanted(h);
+    if (!p || !p->tracking_poll.enabled || !tracking_poll_wanted(h)) return false;
+    // A shipment booked elsewhere may lack the carrier's shipment id the request needs.
+    return !h.carrier_shipment_id.empty() ||
+           p->tracking_poll.request.path.find("{carrier_shipment_id}") == std::string::npos;
   };
   bool was = before && polled(*before);
   bool is = polled(after);

@@ -271,6 +271,7 @@ fb::ShipmentT shipment(const std::string& carrier, std::vector<std::string> tns,
   h.tracking_numbers = std::move(tns);
   h.status = status;
   h.booking_state = booking;
+  h.carrier_shipment_id = "PRO-1";
   return h;
 }
 
@@ -313,6 +314,9 @@ TEST(TrackingPollIndex, FollowsTheShipmentsOfPolledCarriers) {
   EXPECT_EQ(ops_for(&booked, voided), (V{"-polly/S-1"}));
   EXPECT_EQ(ops_for(&delivered, returned), V{}) << "not polled after delivery";
   EXPECT_EQ(ops_for(nullptr, without_numbers), V{});
+  auto without_pro = booked;
+  without_pro.carrier_shipment_id.clear();
+  EXPECT_EQ(ops_for(nullptr, without_pro), V{}) << "the poll path needs the carrier's shipment id";
   EXPECT_EQ(ops_for(nullptr, shipment("parcel", {"1Z1"}, T::label_created)), V{}) << "webhook carrier";
   EXPECT_EQ(ops_for(nullptr, shipment("unknown", {"X1"}, T::label_created)), V{});
   auto moved = booked;
