@@ -120,8 +120,9 @@ void close_sweep_if_done(PollerState& st) {
 // number, else one for the whole shipment. Empty when the shipment is not to be polled.
 std::vector<actors::BookingInput> poll_inputs(const PollerState& st, const fb::ShipmentT& h) {
   std::vector<actors::BookingInput> out;
-  // The entry outlived its reason (a profile change): skip it, the shipment's next write
-  // or a later sweep settles it.
+  // An entry can outlive its reason only across profile changes (a carrier that stopped
+  // being polled while the shipment finished, then was polled again): skip it. It costs
+  // one read per sweep; the index is the shipment actor's to write, not the poller's.
   if (h.carrier != st.profile->name || !actors::tracking_poll_wanted(h)) return out;
   const auto& path = options(st).request.path;
   if (path.find("{carrier_shipment_id}") != std::string::npos && h.carrier_shipment_id.empty()) return out;
