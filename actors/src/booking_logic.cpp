@@ -238,6 +238,7 @@ ShipmentDecision decide(std::optional<ShipmentState>& state, const BookingOutcom
       h.version++;
       return d;
     case CallKind::rate:
+    case CallKind::track:  // tracking polls answer the poller, not the shipment
       return {};
   }
   return {};

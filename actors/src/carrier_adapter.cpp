@@ -50,6 +50,7 @@ const char* name(CallKind k) {
     case CallKind::lookup: return "lookup";
     case CallKind::void_label: return "void";
     case CallKind::pickup: return "pickup";
+    case CallKind::track: return "track";
   }
   return "?";
 }
@@ -180,6 +181,12 @@ Status parse_answer(const CarrierProfile& p, CallKind kind, const std::string& b
     case CallKind::pickup:
       out->booking.carrier_shipment_id = extract_first(body, "/confirmation").value_or("");
       return {};
+    case CallKind::track: {
+      auto events = map_tracking_answer(p.tracking_poll, p.codes, body);
+      if (!events) return events.status();
+      out->tracking = std::move(*events);
+      return {};
+    }
   }
   return {};
 }
@@ -240,12 +247,18 @@ void schedule_pump(Adapter* self, Clock::duration after) {
 CarrierHttpRequest build(const AdapterState& st, const Pending& p, std::string* body_out) {
   auto& prof = st.profile;
   const CarrierEndpoint* ep = &prof.book;
+  CarrierEndpoint track;  // the tracking request has no body template
   switch (p.call.kind) {
     case CallKind::rate: ep = &prof.rate; break;
     case CallKind::book: ep = &prof.book; break;
     case CallKind::lookup: ep = &prof.lookup; break;
     case CallKind::void_label: ep = &prof.void_label; break;
     case CallKind::pickup: ep = &prof.pickup; break;
+    case CallKind::track:
+      track.method = prof.tracking_poll.request.method;
+      track.path = prof.tracking_poll.request.path;
+      ep = &track;
+      break;
   }
   CarrierHttpRequest req;
   req.method = ep->method;
@@ -253,7 +266,8 @@ CarrierHttpRequest build(const AdapterState& st, const Pending& p, std::string* 
   req.port = prof.port;
   req.timeout_ms = prof.limits.timeout_ms;
   req.target = prof.base_path + expand_path(ep->path, {{"reference", p.call.input.reference},
-                                                        {"carrier_shipment_id", p.call.input.carrier_shipment_id}});
+                                                        {"carrier_shipment_id", p.call.input.carrier_shipment_id},
+                                                        {"tracking_number", p.call.input.tracking_number}});
   if (!ep->body.empty()) {
     auto body = ep->body.render(mapping_source(p.call.input));
     if (body) req.body = std::move(*body);
@@ -362,7 +376,8 @@ void retry_or_fail(Adapter* self, const std::shared_ptr<Pending>& p, std::chrono
                    const std::string& why) {
   auto& st = self->state;
   auto& rp = st.profile.retry;
-  if (p->attempts >= rp.max_attempts) {
+  int max_attempts = p->call.max_attempts > 0 ? p->call.max_attempts : rp.max_attempts;
+  if (p->attempts >= max_attempts) {
     CallResult r;
     r.outcome = CallOutcome::failed;
     r.reason = "carrier_unavailable";

@@ -57,7 +57,7 @@ Status parse_endpoint(const YamlMap& parent, const std::string& key, CarrierEndp
 
 Status parse(const YAML::Node& root, CarrierProfile* p) {
   YamlMap m(root, "", {"name", "version", "base_url", "auth", "limits", "retry", "breaker", "services", "endpoints",
-                       "responses", "webhook", "tracking_codes", "exception_codes"});
+                       "responses", "webhook", "tracking_codes", "exception_codes", "tracking_poll"});
   WAYBILL_TRY(m.error());
   WAYBILL_TRY(m.get("name", &p->name, true));
   WAYBILL_TRY(m.get("version", &p->version, true));
@@ -188,6 +188,9 @@ Status parse(const YAML::Node& root, CarrierProfile* p) {
       return {Code::invalid_argument, "maps to unknown exception category '" + category + "'", "exception_codes." + raw};
     p->exception_codes[raw] = *c;
   }
+  if (m.has("tracking_poll")) WAYBILL_TRY(parse_tracking_poll(m.child("tracking_poll"), "tracking_poll", &p->tracking_poll));
+  if (p->tracking_poll.enabled && p->codes.empty())
+    return {Code::invalid_argument, "is required to map polled events", "tracking_codes"};
   return {};
 }
 

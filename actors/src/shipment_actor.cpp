@@ -2,6 +2,7 @@
 
 #include "waybill/actors/reads.hpp"
 #include "waybill/actors/render.hpp"
+#include "waybill/actors/tracking_poll.hpp"
 
 namespace waybill::actors::detail {
 
@@ -68,7 +69,7 @@ std::string exception_record(const fb::ShipmentT& h, int64_t now) {
 
 // Index writes implied by a change of the header (same batch as the state).
 void index_ops(const fb::ShipmentT* before, const fb::ShipmentT& after, int64_t now,
-               std::vector<storage::WriteOp>* ops) {
+               const CarrierDirectory* carriers, std::vector<storage::WriteOp>* ops) {
   const std::string& id = after.shipment_id;
   // Outstanding carrier work survives a restart through the "work" index: an open
   // booking, or a booked one still to be reconciled.
@@ -101,6 +102,8 @@ void index_ops(const fb::ShipmentT* before, const fb::ShipmentT& after, int64_t 
     // The order's "create my shipment" work item is done once the shipment exists.
     ops->push_back({Column::work, keys::work_order(after.order_id), {}, true});
   }
+  // Shipments of carriers without webhooks are polled while active (tracking_poll.hpp).
+  tracking_poll_index_ops(carriers, before, after, ops);
 }
 
 }  // namespace
@@ -118,7 +121,7 @@ void persist(ShipmentActor* self, const ShipmentDecision& d, std::optional<Shipm
   auto req = std::make_unique<storage::WriteRequest>();
   if (st.ctx.sla) rearm_sla(h, *st.ctx.sla, &req->ops);
   req->ops.push_back({Column::shipments, st.id, encode(h)});
-  index_ops(before ? &before->header : nullptr, h, now, &req->ops);
+  index_ops(before ? &before->header : nullptr, h, now, st.ctx.carriers, &req->ops);
   for (auto& op : extra) req->ops.push_back(std::move(op));
   uint64_t seq = h.version - d.events.size();
   for (auto& ev : d.events)
@@ -260,6 +263,8 @@ void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
   if (s.history.size() != history_before) {
     if (st.ctx.sla) rearm_sla(s.header, *st.ctx.sla, &req->ops);
     req->ops.push_back({Column::shipments, st.id, encode(s.header)});
+    // Delivered (or returned) ends polling in the same batch as the milestone.
+    tracking_poll_index_ops(st.ctx.carriers, &header_before, s.header, &req->ops);
   }
   auto ctx = st.ctx;
   std::optional<fb::ShipmentT> notify;

@@ -17,6 +17,7 @@
 #include "waybill/actors/carrier_adapter.hpp"
 #include "waybill/runtime/http_client.hpp"
 #include "waybill/runtime/metrics.hpp"
+#include "waybill/runtime/tracking_poller.hpp"
 
 namespace waybill::runtime {
 
@@ -34,6 +35,7 @@ struct Engine::Impl {
   actors::CarrierDirectory carriers;
   std::unique_ptr<HttpClient> client;
   std::unique_ptr<SlaTimerScanner> sla_timers;
+  std::unique_ptr<TrackingPoller> poller;  // carriers without webhooks
   std::shared_ptr<std::function<void()>> commit_listener;  // accessed with std::atomic_load/store
   std::thread sweeper;
   std::thread resumer;
@@ -171,6 +173,10 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions& options, Metr
   if (auto st = start_carriers(*raw); !st.ok()) return st;
   if (!raw->carriers.adapters.empty()) raw->ctx.carriers = &raw->carriers;
   if (metrics) metrics->attach_carriers(&raw->carriers);
+  if (raw->ctx.carriers) {
+    raw->poller = TrackingPoller::start(*raw->system, {raw->store.get(), raw->shipments.get(), &raw->carriers});
+    if (metrics) metrics->attach_tracking_poll(&raw->poller->stats());
+  }
   if (metrics) metrics->attach(&raw->stats, raw->orders.get(), raw->shipments.get(), raw->writer.get());
 
   raw->sweeper = std::thread([raw] {
@@ -201,6 +207,7 @@ void Engine::stop() {
   if (s.sla_timers) s.sla_timers->stop();
   if (s.sweeper.joinable()) s.sweeper.join();
   if (s.resumer.joinable()) s.resumer.join();
+  if (s.poller) s.poller->stop();  // no new polls; the first sweep after a restart polls again
   // No new carrier answers from here on: calls under way resume after the restart.
   if (s.client) s.client->stop();
   for (auto& [name, adapter] : s.carriers.adapters) caf::anon_send_exit(adapter, caf::exit_reason::user_shutdown);

@@ -9,6 +9,8 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "waybill/runtime/tracking_poller.hpp"
+
 namespace waybill::runtime {
 
 namespace {
@@ -55,6 +57,38 @@ class EngineCollectable : public prometheus::Collectable {
     for (auto* x : {&f, &r, &e}) out.push_back(std::move(*x));
   }
 
+  const PollStatsMap* pollers = nullptr;
+
+  void collect_pollers(std::vector<prometheus::MetricFamily>& out) const {
+    using prometheus::MetricType;
+    auto polls = family("waybill_tracking_polls_total", "Tracking polls sent to carriers, by outcome.", MetricType::Counter);
+    auto events = family("waybill_tracking_poll_events_total", "Polled tracking events, by outcome.", MetricType::Counter);
+    auto lag = family("waybill_tracking_poll_lag_seconds", "Age of the oldest due poll not yet sent (0: caught up).", MetricType::Gauge);
+    auto lag_sum = family("waybill_tracking_poll_wait_seconds_total", "Sum over sent polls of the time they waited past their due time.", MetricType::Counter);
+    auto inflight = family("waybill_tracking_poll_in_flight", "Tracking polls under way.", MetricType::Gauge);
+    auto active = family("waybill_tracking_poll_shipments", "Active shipments the last complete sweep polled.", MetricType::Gauge);
+    auto sweeps = family("waybill_tracking_poll_sweeps_total", "Complete walks over a carrier's poll index.", MetricType::Counter);
+    for (auto& [name, st] : *pollers) {
+      auto& s = *st;
+      add_sample(polls, s.polls_sent.load(), {{"carrier", name}, {"outcome", "sent"}});
+      add_sample(polls, s.polls_ok.load(), {{"carrier", name}, {"outcome", "ok"}});
+      add_sample(polls, s.polls_failed.load(), {{"carrier", name}, {"outcome", "failed"}});
+      add_sample(polls, s.polls_retried.load(), {{"carrier", name}, {"outcome", "retried"}});
+      add_sample(events, s.events_received.load(), {{"carrier", name}, {"outcome", "received"}});
+      add_sample(events, s.events_skipped.load(), {{"carrier", name}, {"outcome", "skipped"}});
+      add_sample(events, s.events_applied.load(), {{"carrier", name}, {"outcome", "applied"}});
+      add_sample(events, s.events_late.load(), {{"carrier", name}, {"outcome", "late"}});
+      add_sample(events, s.events_duplicate.load(), {{"carrier", name}, {"outcome", "duplicate"}});
+      add_sample(events, s.events_rejected.load(), {{"carrier", name}, {"outcome", "rejected"}});
+      add_sample(lag, s.lag_us.load() / 1e6, {{"carrier", name}});
+      add_sample(lag_sum, s.lag_us_sum.load() / 1e6, {{"carrier", name}});
+      add_sample(inflight, s.in_flight.load(), {{"carrier", name}});
+      add_sample(active, s.last_sweep_shipments.load(), {{"carrier", name}});
+      add_sample(sweeps, s.sweeps_completed.load(), {{"carrier", name}});
+    }
+    for (auto* f : {&polls, &events, &lag, &lag_sum, &inflight, &active, &sweeps}) out.push_back(std::move(*f));
+  }
+
   void collect_carriers(std::vector<prometheus::MetricFamily>& out) const {
     using prometheus::MetricType;
     auto calls = family("waybill_carrier_calls_total", "Carrier calls by final outcome.", MetricType::Counter);
@@ -91,6 +125,7 @@ class EngineCollectable : public prometheus::Collectable {
     std::vector<prometheus::MetricFamily> out;
     if (carriers && !carriers->stats.empty()) collect_carriers(out);
     if (files) collect_files(out);
+    if (pollers && !pollers->empty()) collect_pollers(out);
     if (stats) {
       auto m = family("waybill_milestones_total", "Tracking milestones by outcome.", MetricType::Counter);
       add_sample(m, stats->milestones_applied.load(), {{"outcome", "applied"}});
@@ -215,6 +250,7 @@ void Metrics::attach(const actors::ActorStats* stats, const actors::EntityRegist
 void Metrics::attach_carriers(const actors::CarrierDirectory* carriers) { impl_->engine->carriers = carriers; }
 
 void Metrics::attach_files(const FileStats* files) { impl_->engine->files = files; }
+void Metrics::attach_tracking_poll(const PollStatsMap* pollers) { impl_->engine->pollers = pollers; }
 
 void Metrics::observe_http(const std::string& method, const std::string& route, int status, double seconds) {
   std::string key = method + ' ' + route + ' ' + std::to_string(status);

@@ -1,4 +1,5 @@
 #include "carrier_sim.hpp"
+#include "tracking_history.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -283,6 +284,10 @@ void CarrierSim::handle(HttpRequest&& request, Responder respond) {
     w.EndObject();
     return respond(json(200, sb.GetString()));
   }
+  if (parts.size() == 1 && parts[0] == "polls" && request.method == "GET") {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return respond(json(200, render_poll_counts(polls_)));
+  }
   if (parts.empty() || !carriers_.count(std::string(parts[0])))
     return respond(json(404, R"({"error":"unknown carrier or route"})"));
   auto& c = *carriers_[std::string(parts[0])];
@@ -313,6 +318,13 @@ void CarrierSim::route(CarrierState& c, HttpRequest& req, std::vector<std::strin
     auto it = c.access_tokens.find(bearer);
     if (it == c.access_tokens.end() || it->second < now_us())
       return respond(carrier_error(p, 401, "AUTH", "invalid or expired access token"));
+  }
+
+  // Tracking polls are counted as they arrive, faults or not (tests check when they stop).
+  bool is_track = parts.size() == 4 && parts[1] == "shipments" && parts[3] == "tracking" && req.method == "GET";
+  if (is_track) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++polls_[p.name + '\0' + std::string(parts[2])];
   }
 
   // Rate limit (token bucket) and injected faults, in the order a real edge applies them.
@@ -371,6 +383,7 @@ void CarrierSim::route(CarrierState& c, HttpRequest& req, std::vector<std::strin
   if (parts.size() == 4 && parts[1] == "shipments" && parts[3] == "void" && req.method == "POST")
     return void_label(c, std::string(parts[2]), respond);
   if (parts.size() == 2 && parts[1] == "pickups" && req.method == "POST") return pickup(c, req, respond);
+  if (is_track) return track(c, std::string(parts[2]), respond);
   respond(carrier_error(p, 404, "ROUTE", "no such route"));
 }
 
@@ -496,9 +509,25 @@ void CarrierSim::pickup(CarrierState& c, HttpRequest& req, Responder& respond) {
   respond(json(200, R"({"confirmation":"PU)" + std::to_string(100000 + rng_() % 900000) + R"("})"));
 }
 
+void CarrierSim::track(CarrierState& c, const std::string& shipment_id, Responder& respond) {
+  std::string body;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = c.bookings_by_id.find(shipment_id);
+    if (it == c.bookings_by_id.end() || !c.profile.tracking.enabled)
+      return respond(carrier_error(c.profile, 404, "NOT_FOUND", "no such shipment"));
+    std::vector<TrackedPiece> pieces;
+    for (auto i : it->second) pieces.push_back({ledger_[i].tracking_number, ledger_[i].sold_us, ledger_[i].voided});
+    body = tracking_answer(c.profile, shipment_id, pieces, now_us(), config_.seed,
+                           polls_[c.profile.name + '\0' + shipment_id]);
+  }
+  respond(json(200, std::move(body)));
+}
+
 void CarrierSim::start_feed(CarrierState& c, const std::vector<std::string>& numbers) {
   auto& t = c.profile.tracking;
-  if (!webhook_client_ || config_.webhook_target.empty() || !t.enabled) return;
+  // A polled carrier pushes nothing: its history is served by track().
+  if (!webhook_client_ || config_.webhook_target.empty() || !t.enabled || t.delivery == "poll") return;
   bool alpha = c.profile.dialect == "alpha";
   const int64_t base_us = now_us();
   for (auto& tn : numbers) {

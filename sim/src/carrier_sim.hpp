@@ -56,6 +56,7 @@ class CarrierSim {
   void lookup(CarrierState& c, const std::string& reference, runtime::Responder& respond);
   void void_label(CarrierState& c, const std::string& shipment_id, runtime::Responder& respond);
   void pickup(CarrierState& c, runtime::HttpRequest& req, runtime::Responder& respond);
+  void track(CarrierState& c, const std::string& shipment_id, runtime::Responder& respond);
   void token(CarrierState& c, runtime::HttpRequest& req, runtime::Responder& respond);
   void start_feed(CarrierState& c, const std::vector<std::string>& tracking_numbers);
   bool is_voided(const std::string& carrier, const std::string& tracking_number) const;
@@ -70,6 +71,7 @@ class CarrierSim {
   std::mt19937_64 rng_;
   std::vector<LabelRecord> ledger_;
   std::unordered_map<std::string, size_t> ledger_by_tracking_;  // carrier + '\0' + tracking number
+  std::map<std::string, uint64_t> polls_;  // carrier + '\0' + carrier shipment id -> tracking requests
   Delayer delayer_;
 };
 

@@ -78,12 +78,16 @@ Status parse_carrier(const YAML::Node& node, const std::string& path, SimCarrier
     c->services.push_back(std::move(svc));
   }
 
-  YamlMap t(m.child("tracking"), m.key_path("tracking"), {"enabled", "events", "interval_ms", "late_share", "dup_share",
-                                                       "reorder_share", "secret", "codes"});
+  YamlMap t(m.child("tracking"), m.key_path("tracking"), {"enabled", "delivery", "events", "interval_ms", "late_share",
+                                                       "dup_share", "reorder_share", "secret", "codes"});
   WAYBILL_TRY(t.error());
   WAYBILL_TRY(t.get("enabled", &c->tracking.enabled));
+  WAYBILL_TRY(t.get("delivery", &c->tracking.delivery));
+  if (c->tracking.delivery != "webhook" && c->tracking.delivery != "poll")
+    return {Code::invalid_argument, "must be webhook or poll", t.key_path("delivery")};
   WAYBILL_TRY(t.get("events", &c->tracking.events));
   WAYBILL_TRY(t.get("interval_ms", &c->tracking.interval_ms));
+  if (c->tracking.interval_ms < 1) return {Code::invalid_argument, "must be positive", t.key_path("interval_ms")};
   WAYBILL_TRY(t.share("late_share", &c->tracking.late_share));
   WAYBILL_TRY(t.share("dup_share", &c->tracking.dup_share));
   WAYBILL_TRY(t.share("reorder_share", &c->tracking.reorder_share));

@@ -48,9 +48,15 @@ struct SimAuth {
 
 struct SimTracking {
   bool enabled = true;
+  /// How waybill hears of events: "webhook" (pushed, signed) or "poll" (no pushes; the
+  /// history is served at GET /<carrier>/shipments/{id}/tracking). Default: webhook.
+  std::string delivery = "webhook";
   /// Canonical statuses the parcel goes through, in order.
   std::vector<std::string> events = {"picked_up", "in_transit", "in_transit", "out_for_delivery", "delivered"};
   int interval_ms = 1000;       // event time and send spacing
+  // With delivery "poll" the shares apply to the served history instead: a late event
+  // shows up 3 intervals after its event time, a duplicated one is listed twice in an
+  // answer, and reordering swaps neighbours in an answer (decided per poll).
   double late_share = 0;        // event sent after the next one
   double dup_share = 0;         // event sent twice
   double reorder_share = 0;     // adjacent events swapped

@@ -46,14 +46,15 @@ using CarrierTransport = std::function<void(CarrierHttpRequest, std::function<vo
 struct BookingInput {
   std::string reference;  // shipper reference: the booking's idempotency key at the carrier
   std::string service;
-  std::string carrier_shipment_id;  // void, pickup
+  std::string carrier_shipment_id;  // void, pickup, track
+  std::string tracking_number;      // track, when the poll path names one piece
   fb::PartyT ship_from;
   fb::PartyT ship_to;
   std::vector<fb::PackageT> packages;
 };
 MappingSource mapping_source(const BookingInput& input);
 
-enum class CallKind { rate, book, lookup, void_label, pickup };
+enum class CallKind { rate, book, lookup, void_label, pickup, track };
 const char* name(CallKind k);
 
 struct Quote {
@@ -91,12 +92,16 @@ struct CallResult {
   std::vector<Quote> quotes;             // rate
   BookingResult booking;                 // book, pickup (carrier_shipment_id = confirmation)
   std::vector<BookingResult> found;      // lookup
+  PolledEvents tracking;                 // track: events mapped with the profile's tracking_poll
 };
 
 struct CarrierCall {
   CallKind kind = CallKind::book;
   BookingInput input;
   std::function<void(CallResult)> done;  // exactly once, from the adapter
+  /// Attempts for this call; 0: the profile's retry.max_attempts. Tracking polls use 1:
+  /// the poller retries at its next tick instead of holding a window slot in backoff.
+  int max_attempts = 0;
 };
 
 /// Live figures of one adapter, read by the metrics module.

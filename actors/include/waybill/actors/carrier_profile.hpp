@@ -10,6 +10,7 @@
 
 #include "waybill/actors/carrier_mapping.hpp"
 #include "waybill/actors/model.hpp"
+#include "waybill/actors/tracking_poll.hpp"
 
 namespace waybill::actors {
 
@@ -101,6 +102,7 @@ struct CarrierProfile {
   std::map<std::string, TrackingStatus> codes;  // raw tracking code -> canonical
   /// Raw code -> why a delivery went wrong (weather_delay, refused, ...), for notifications.
   std::map<std::string, fb::ExceptionCategory> exception_codes;
+  TrackingPollOptions tracking_poll;  // enabled: tracking is polled (carrier without webhooks)
 
   const CarrierService* service(const std::string& code) const;
 };

@@ -30,7 +30,11 @@ class YamlMap {
   }
   const Status& error() const { return error_; }
   std::string key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-  YAML::Node child(const std::string& key) const { return node_.IsMap() ? node_[key] : YAML::Node(); }
+  // An absent section is an invalid node, whose IsMap() throws: check IsDefined() first
+  // so that absent optional sections read as empty.
+  YAML::Node child(const std::string& key) const {
+    return node_.IsDefined() && node_.IsMap() ? node_[key] : YAML::Node();
+  }
   bool has(const std::string& key) const {
     auto v = child(key);
     return v.IsDefined() && !v.IsNull();

@@ -2,6 +2,7 @@
 // Labels have bounded cardinality: route templates and status codes, never ids.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -9,6 +10,8 @@
 #include "waybill/runtime/file_stats.hpp"
 
 namespace waybill::runtime {
+
+struct PollStats;
 
 class Metrics {
  public:
@@ -24,6 +27,8 @@ class Metrics {
 
   /// Drop-folder intake and export counters.
   void attach_files(const FileStats* files);
+  /// Tracking pollers to export, by carrier (tracking_poller.hpp).
+  void attach_tracking_poll(const std::map<std::string, std::shared_ptr<PollStats>>* pollers);
 
   /// One HTTP request: `route` is the route template ("/v1/orders/{id}").
   void observe_http(const std::string& method, const std::string& route, int status, double seconds);

@@ -33,8 +33,9 @@ enum class Column : uint8_t {
   subscriptions,     // "s/"+id -> webhook subscription; "c/"+id -> be64(delivered position)
   dead_letters,      // id \0 be64(position) -> why delivery gave up
   timers,            // be64(due_us) kind shipment_id -> "" (durable SLA deadlines)
+  tracking_poll,     // carrier \0 shipment_id -> "" (active shipments of polled carriers)
 };
-inline constexpr size_t kColumnCount = 14;
+inline constexpr size_t kColumnCount = 15;
 const char* column_name(Column c);
 
 struct StoreOptions {
