@@ -8,6 +8,7 @@ packages=(
   libcaf-dev librocksdb-dev libflatbuffers-dev flatbuffers-compiler prometheus-cpp-dev
   libboost-dev libgtest-dev libsimdjson-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libcsv-dev
+  prometheus   # the Prometheus integration test scrapes waybilld with the real server
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

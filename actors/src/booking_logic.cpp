@@ -71,6 +71,7 @@ void to_exception(ShipmentState& s, ShipmentDecision& d, const std::string& reas
                   const std::string& code, int64_t now) {
   auto& h = s.header;
   h.booking_state = B::rejected;
+  h.exception_us = now;
   h.exception_reason = reason;
   h.exception_message = message;
   h.exception_carrier_code = code;

@@ -38,6 +38,7 @@ std::shared_ptr<ShipmentRequest> booking_request(const EntityContext& ctx, const
   if (o.ship_to) s.ship_to = std::make_unique<fb::PartyT>(*o.ship_to);
   for (auto& p : o.packages) s.packages.push_back(std::make_unique<fb::PackageT>(*p));
   s.request_hash = fnv1a64(encode(s));
+  s.order_created_us = o.created_us;  // after the hash: not part of the booking's identity
   req->command = std::move(c);
   req->reply = [](Reply) {};
   return req;
@@ -86,9 +87,12 @@ void persist(OrderActor* self, const Decision& d, const std::vector<IdempotencyC
   auto* stats = st.ctx.stats;
   auto* shipments = st.ctx.shipments;
   size_t n_events = d.events.size();
-  req->on_commit = [reply = std::move(reply), done, stats, n_events, booking, shipments](const Status& s, uint64_t) {
+  bool created = !d.events.empty() && d.events.front().type == "order.received";
+  req->on_commit = [reply = std::move(reply), done, stats, n_events, booking, shipments, created](const Status& s,
+                                                                                                uint64_t) {
     if (!s.ok()) stats->write_failures.fetch_add(1, std::memory_order_relaxed);
     else stats->events_emitted.fetch_add(n_events, std::memory_order_relaxed);
+    if (s.ok() && created) stats->orders_created.fetch_add(1, std::memory_order_relaxed);
     if (s.ok() && booking) {
       auto id = std::get<CreateForBooking>(booking->command).shipment.shipment_id;
       // Refused only at the resident cap; the work item resumes it at the next start.

@@ -135,11 +135,29 @@ void persist(ShipmentActor* self, const ShipmentDecision& d, std::optional<Shipm
   if (!before || order_class(before->header.status) != order_class(h.status)) notify = h;
   size_t n_events = d.events.size();
   B state_now = h.booking_state;
+  // Distributions for the metrics module, decided now, observed once committed.
+  double label_s = -1, resolved_s = -1;
+  std::string exc_carrier, exc_region, exc_reason;
+  if (booking_changed && state_now == B::booked && h.order_created_us > 0)
+    label_s = static_cast<double>(now - h.order_created_us) / 1e6;
+  if (booking_changed && state_now == B::rejected) {
+    exc_carrier = h.carrier.empty() ? "none" : h.carrier;
+    exc_region = h.ship_to && !h.ship_to->country.empty() ? h.ship_to->country : "unknown";
+    exc_reason = h.exception_reason;
+  }
+  bool resolved = before && before->header.booking_state == B::rejected && state_now != B::rejected;
+  if (resolved && before->header.exception_us > 0)
+    resolved_s = static_cast<double>(now - before->header.exception_us) / 1e6;
   caf::actor me = caf::actor_cast<caf::actor>(self);
   auto handle = st.handle;
   req->on_commit = [=](const Status& s, uint64_t) {
     if (s.ok()) {
       ctx.stats->events_emitted.fetch_add(n_events, std::memory_order_relaxed);
+      auto& stats = *ctx.stats;
+      if (label_s >= 0 && stats.observe_order_to_label) stats.observe_order_to_label(label_s);
+      if (!exc_reason.empty() && stats.count_exception) stats.count_exception(exc_carrier, exc_region, exc_reason);
+      if (resolved) stats.operator_actions.fetch_add(1, std::memory_order_relaxed);
+      if (resolved_s >= 0 && stats.observe_exception_resolution) stats.observe_exception_resolution(resolved_s);
       if (is_open && !was_open) ctx.stats->booking_backlog++;
       if (was_open && !is_open) ctx.stats->booking_backlog--;
       if (booking_changed && state_now == B::booked) ctx.stats->bookings_confirmed++;
@@ -241,6 +259,7 @@ void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
   std::vector<std::pair<size_t, LineResult>> results;
   results.reserve(b.items.size());
   size_t n_notifications = 0;
+  std::vector<int64_t> applied_times;  // carrier event times, for tracking latency
   const int64_t now = now_us();
   for (auto& item : b.items) {
     auto d = decide(st.shipment, item.command, now);
@@ -250,6 +269,7 @@ void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
     }
     results.push_back({item.line, {name(d.outcome), {}, st.id}});
     if (d.outcome == MilestoneOutcome::duplicate) continue;
+    if (d.outcome == MilestoneOutcome::applied) applied_times.push_back(item.command.milestone.event_time_us);
     auto& h = s.header;
     req->ops.push_back({Column::milestones, keys::milestone(st.id, h.milestone_count - 1),
                         encode(item.command.milestone)});
@@ -272,8 +292,8 @@ void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
   size_t n_events = req->events.size();
   // Every line is settled only after the write (or, with nothing to write, a barrier)
   // commits: a "duplicate" answer must not be given for an original still in flight.
-  req->on_commit = [ctx, batch, results = std::move(results), notify, n_events, n_notifications](const Status& st,
-                                                                                                uint64_t) {
+  req->on_commit = [ctx, batch, results = std::move(results), notify, n_events, n_notifications,
+                    applied_times = std::move(applied_times)](const Status& st, uint64_t) {
     for (auto& [line, r] : results) {
       if (!st.ok()) {
         ctx.stats->milestones_rejected.fetch_add(1, std::memory_order_relaxed);
@@ -289,6 +309,11 @@ void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
     }
     if (st.ok()) ctx.stats->events_emitted.fetch_add(n_events, std::memory_order_relaxed);
     if (st.ok()) ctx.stats->notifications.fetch_add(n_notifications, std::memory_order_relaxed);
+    if (st.ok() && ctx.stats->observe_tracking_latency && !applied_times.empty()) {
+      const int64_t committed = now_us();
+      for (auto t : applied_times)  // carrier clocks run ahead at times: clamp at zero
+        ctx.stats->observe_tracking_latency(static_cast<double>(std::max<int64_t>(0, committed - t)) / 1e6);
+    }
     if (st.ok() && notify) notify_order(ctx, *notify);
   };
   auto submitted = submit_counted(st.ctx, st.handle, std::move(req));

@@ -24,6 +24,7 @@ Api::Api(Engine& engine, Metrics& metrics, ApiOptions options)
       webhooks_(engine.store(), engine.writer(), webhook_client_, options.webhooks) {}
 
 Status Api::start() {
+  metrics_.attach_webhooks(&webhooks_.stats(), [this] { return webhooks_.backlog(); });
   if (auto st = webhooks_.start(); !st.ok()) return st;
   engine_.set_commit_listener([this] {
     feed_.notify_commit();
@@ -33,6 +34,7 @@ Status Api::start() {
 }
 
 Api::~Api() {
+  metrics_.detach_webhooks();
   stop();
   engine_.set_commit_listener(nullptr);
   webhooks_.stop();

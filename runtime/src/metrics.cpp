@@ -1,4 +1,5 @@
 #include "waybill/runtime/metrics.hpp"
+#include "waybill/runtime/webhooks.hpp"
 
 #include <map>
 #include <mutex>
@@ -58,6 +59,22 @@ class EngineCollectable : public prometheus::Collectable {
   }
 
   const PollStatsMap* pollers = nullptr;
+  const WebhookStats* webhooks = nullptr;
+  std::function<uint64_t()> webhook_backlog;
+
+  void collect_webhooks(std::vector<prometheus::MetricFamily>& out) const {
+    using prometheus::MetricType;
+    auto d = family("waybill_webhook_deliveries_total", "Webhook delivery attempts by outcome.", MetricType::Counter);
+    add_sample(d, webhooks->delivered.load(), {{"outcome", "delivered"}});
+    add_sample(d, webhooks->failed_attempts.load(), {{"outcome", "failed"}});
+    add_sample(d, webhooks->dead_lettered.load(), {{"outcome", "dead_lettered"}});
+    out.push_back(std::move(d));
+    if (webhook_backlog) {
+      auto b = family("waybill_webhook_backlog_events", "Outbox positions enabled subscriptions have not passed yet.", MetricType::Gauge);
+      add_sample(b, static_cast<double>(webhook_backlog()));
+      out.push_back(std::move(b));
+    }
+  }
 
   void collect_pollers(std::vector<prometheus::MetricFamily>& out) const {
     using prometheus::MetricType;
@@ -126,6 +143,7 @@ class EngineCollectable : public prometheus::Collectable {
     if (carriers && !carriers->stats.empty()) collect_carriers(out);
     if (files) collect_files(out);
     if (pollers && !pollers->empty()) collect_pollers(out);
+    if (webhooks) collect_webhooks(out);
     if (stats) {
       auto m = family("waybill_milestones_total", "Tracking milestones by outcome.", MetricType::Counter);
       add_sample(m, stats->milestones_applied.load(), {{"outcome", "applied"}});
@@ -155,6 +173,12 @@ class EngineCollectable : public prometheus::Collectable {
       for (size_t k = 0; k < actors::kSlaKinds; ++k)
         add_sample(sla, stats->sla_breaches[k].load(), {{"sla", actors::name(static_cast<actors::SlaKind>(k))}});
       out.push_back(std::move(sla));
+      auto created = family("waybill_orders_created_total", "Orders accepted.", MetricType::Counter);
+      add_sample(created, stats->orders_created.load());
+      out.push_back(std::move(created));
+      auto touches = family("waybill_operator_actions_total", "Manual touches: exception-queue resolutions by an operator.", MetricType::Counter);
+      add_sample(touches, stats->operator_actions.load());
+      out.push_back(std::move(touches));
       auto n = family("waybill_notifications_total", "Customer notification events committed.", MetricType::Counter);
       add_sample(n, stats->notifications.load());
       out.push_back(std::move(n));
@@ -196,6 +220,11 @@ struct Metrics::Impl {
   prometheus::Histogram* batch_bytes = nullptr;
   prometheus::Histogram* commit_seconds = nullptr;
   prometheus::Family<prometheus::Counter>* ownership_violations = nullptr;
+  prometheus::Family<prometheus::Counter>* exceptions = nullptr;
+  prometheus::Histogram* order_to_label = nullptr;
+  prometheus::Histogram* tracking_latency = nullptr;
+  prometheus::Histogram* exception_resolution = nullptr;
+  prometheus::Histogram* webhook_latency = nullptr;
   // Family::Add hashes labels under a lock; cache the children per label set.
   mutable std::mutex cache_mutex;
   std::map<std::string, std::pair<prometheus::Counter*, prometheus::Histogram*>> cache;
@@ -226,6 +255,30 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
                                .Help("RocksDB write plus WAL fsync time per batch.")
                                .Register(r)
                                .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25});
+  impl_->exceptions = &prometheus::BuildCounter()
+                           .Name("waybill_exceptions_total")
+                           .Help("Bookings sent to the exception queue, by carrier, region (ship-to country) and reason.")
+                           .Register(r);
+  impl_->order_to_label = &prometheus::BuildHistogram()
+                               .Name("waybill_order_to_label_seconds")
+                               .Help("ERP order received to label bought at the carrier.")
+                               .Register(r)
+                               .Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600});
+  impl_->tracking_latency = &prometheus::BuildHistogram()
+                                 .Name("waybill_tracking_update_latency_seconds")
+                                 .Help("Carrier event time to the milestone committed and its event emitted (applied milestones).")
+                                 .Register(r)
+                                 .Add({}, prometheus::Histogram::BucketBoundaries{1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600});
+  impl_->exception_resolution = &prometheus::BuildHistogram()
+                                     .Name("waybill_exception_resolution_seconds")
+                                     .Help("Time a shipment spent in the exception queue before an operator retried or cancelled it.")
+                                     .Register(r)
+                                     .Add({}, prometheus::Histogram::BucketBoundaries{60, 300, 900, 3600, 4 * 3600, 24 * 3600, 72 * 3600});
+  impl_->webhook_latency = &prometheus::BuildHistogram()
+                                .Name("waybill_webhook_delivery_latency_seconds")
+                                .Help("Event committed to the outbox to delivered (2xx) at a subscriber.")
+                                .Register(r)
+                                .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300, 3600, 24 * 3600});
   impl_->ownership_violations = &prometheus::BuildCounter()
                                      .Name("waybill_ownership_violations_total")
                                      .Help("Order field updates refused by the system-of-record table, by source and field.")
@@ -234,14 +287,40 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
 
 Metrics::~Metrics() = default;
 
+void Metrics::attach_webhooks(WebhookStats* stats, std::function<uint64_t()> backlog) {
+  auto* latency = impl_->webhook_latency;
+  stats->observe_delivery_latency = [latency](double s) { latency->Observe(s); };
+  impl_->engine->webhooks = stats;
+  impl_->engine->webhook_backlog = std::move(backlog);
+}
+
+void Metrics::detach_webhooks() {
+  impl_->engine->webhooks = nullptr;
+  impl_->engine->webhook_backlog = nullptr;
+}
+
 void Metrics::count_ownership_violation(const std::string& source, const std::string& field) {
   // Rare by nature (a misconfigured integration): no child cache needed.
   impl_->ownership_violations->Add({{"source", source}, {"field", field}}).Increment();
 }
 
-void Metrics::attach(const actors::ActorStats* stats, const actors::EntityRegistry* orders,
+void Metrics::attach(actors::ActorStats* stats, const actors::EntityRegistry* orders,
                      const actors::EntityRegistry* shipments, const storage::GroupCommitWriter* writer) {
   impl_->engine->stats = stats;
+  if (stats) {
+    auto* order_to_label = impl_->order_to_label;
+    auto* tracking = impl_->tracking_latency;
+    auto* resolution = impl_->exception_resolution;
+    auto* exceptions = impl_->exceptions;
+    stats->observe_order_to_label = [order_to_label](double s) { order_to_label->Observe(s); };
+    stats->observe_tracking_latency = [tracking](double s) { tracking->Observe(s); };
+    stats->observe_exception_resolution = [resolution](double s) { resolution->Observe(s); };
+    // Labels of bounded cardinality: configured carriers, countries, canonical reasons.
+    stats->count_exception = [exceptions](const std::string& carrier, const std::string& region,
+                                          const std::string& reason) {
+      exceptions->Add({{"carrier", carrier}, {"region", region}, {"reason", reason}}).Increment();
+    };
+  }
   impl_->engine->orders = orders;
   impl_->engine->shipments = shipments;
   impl_->engine->writer = writer;

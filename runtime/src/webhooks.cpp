@@ -93,6 +93,7 @@ struct WebhookDispatcher::Impl {
   bool stopping = false;
   uint64_t wakeups = 0;
   std::map<std::string, std::shared_ptr<Sub>> subs;
+  WebhookStats stats;
   std::mt19937_64 rng{std::random_device{}()};
   std::thread thread;
 
@@ -161,11 +162,21 @@ struct WebhookDispatcher::Impl {
     req.headers.emplace_back("webhook-id", id);
     req.headers.emplace_back("webhook-timestamp", std::to_string(ts));
     req.headers.emplace_back("webhook-signature", sign_webhook(s->def.secrets, id, ts, body));
-    client.send(std::move(req), [this, s, pos, replaying](ClientResult r) { on_result(s, pos, replaying, r); });
+    int64_t event_us = flatbuffers::GetRoot<fb::Event>(stored.data())->time_us();
+    client.send(std::move(req),
+                [this, s, pos, replaying, event_us](ClientResult r) { on_result(s, pos, replaying, r, event_us); });
   }
 
-  void on_result(const std::shared_ptr<Sub>& s, uint64_t pos, bool replaying, const ClientResult& r) {
+  void on_result(const std::shared_ptr<Sub>& s, uint64_t pos, bool replaying, const ClientResult& r,
+                 int64_t event_us) {
     bool ok = r.status.ok() && r.response.status / 100 == 2;
+    if (ok) {
+      stats.delivered.fetch_add(1, std::memory_order_relaxed);
+      if (stats.observe_delivery_latency)
+        stats.observe_delivery_latency(static_cast<double>(std::max<int64_t>(0, now_us() - event_us)) / 1e6);
+    } else {
+      stats.failed_attempts.fetch_add(1, std::memory_order_relaxed);
+    }
     std::vector<storage::WriteOp> ops;
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -196,6 +207,7 @@ struct WebhookDispatcher::Impl {
           dl.first_failure_us = s->first_failure_us;
           dl.dead_us = now_us();
           spdlog::warn("webhook {}: event {} dead-lettered after {} attempts ({})", id, pos, s->attempts, s->last_error);
+          stats.dead_lettered.fetch_add(1, std::memory_order_relaxed);
           if (replaying) {
             if (!s->replay.empty()) s->replay.pop_front();  // stays dead; record refreshed below
           } else {
@@ -371,6 +383,17 @@ std::vector<std::pair<fb::SubscriptionT, uint64_t>> WebhookDispatcher::list() co
   for (auto& [id, s] : impl_->subs) out.emplace_back(s->def, s->cursor);
   return out;
 }
+
+uint64_t WebhookDispatcher::backlog() const {
+  const uint64_t head = impl_->writer.next_position() - 1;
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  uint64_t behind = 0;
+  for (auto& [id, s] : impl_->subs)
+    if (!s->def.disabled && head > s->cursor) behind += head - s->cursor;
+  return behind;
+}
+
+WebhookStats& WebhookDispatcher::stats() { return impl_->stats; }
 
 Result<std::vector<fb::DeadLetterT>> WebhookDispatcher::dead_letters(const std::string& id, size_t limit) const {
   std::vector<fb::DeadLetterT> out;

@@ -342,6 +342,14 @@ TEST(CarrierFlow, BookingUnderFaultsLabelsOnceAndTracksToDelivery) {
   // Counters for the record.
   auto carriers = Json::parse(client.get("/v1/carriers").body);
   auto metrics = client.get("/metrics").body;
+  // Distributions operations watch: every booked label and every applied scan observed.
+  auto sample = [&](const std::string& series) -> double {
+    auto at = metrics.find("\n" + series + " ");
+    return at == std::string::npos ? -1 : std::stod(metrics.substr(at + series.size() + 2));
+  };
+  EXPECT_EQ(sample("waybill_order_to_label_seconds_count"), static_cast<double>(booked.size())) << metrics;
+  EXPECT_GT(sample("waybill_tracking_update_latency_seconds_count"), 0) << metrics;
+  if (!rejected.empty()) EXPECT_NE(metrics.find("waybill_exceptions_total{carrier="), std::string::npos) << metrics;
   for (auto& c : carriers.items("/carriers"))
     std::cout << "carrier " << c.str_or_empty("/name") << ": ok " << c.int64("/calls_ok").value_or(-1) << ", rejected "
               << c.int64("/calls_rejected").value_or(-1) << ", in doubt " << c.int64("/calls_in_doubt").value_or(-1)

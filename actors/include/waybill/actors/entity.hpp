@@ -118,6 +118,19 @@ struct ActorStats {
   std::atomic<uint64_t> exceptions_raised{0};
   std::atomic<uint64_t> sla_breaches[kSlaKinds] = {};  // by SlaKind
   std::atomic<uint64_t> notifications{0};              // notification.* events committed
+  std::atomic<uint64_t> orders_created{0};
+  std::atomic<uint64_t> operator_actions{0};           // exception resolutions (manual touches)
+
+  // Distributions, observed by the metrics module (set once before the engine starts;
+  // empty: not observed). Called on commit threads: must be thread-safe and cheap.
+  /// ERP order received -> label bought, seconds.
+  std::function<void(double)> observe_order_to_label;
+  /// Carrier event time -> milestone committed (and its event emitted), seconds.
+  std::function<void(double)> observe_tracking_latency;
+  /// A booking went to the exception queue: carrier, region (ship-to country), reason.
+  std::function<void(const std::string&, const std::string&, const std::string&)> count_exception;
+  /// An exception left the queue (retry or cancel) this many seconds after it entered.
+  std::function<void(double)> observe_exception_resolution;
 };
 
 /// Carriers known to this node and how shipments are booked with them.

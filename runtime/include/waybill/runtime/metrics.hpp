@@ -2,6 +2,7 @@
 // Labels have bounded cardinality: route templates and status codes, never ids.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@
 namespace waybill::runtime {
 
 struct PollStats;
+struct WebhookStats;
 
 class Metrics {
  public:
@@ -19,7 +21,8 @@ class Metrics {
   ~Metrics();
 
   /// Sources read at scrape time (counters kept as plain atomics on hot paths).
-  void attach(const actors::ActorStats* stats, const actors::EntityRegistry* orders,
+  /// Also installs the distribution observers on `stats` (before actors run).
+  void attach(actors::ActorStats* stats, const actors::EntityRegistry* orders,
               const actors::EntityRegistry* shipments, const storage::GroupCommitWriter* writer);
 
   /// Carrier adapters to export (labels: carrier, outcome).
@@ -34,6 +37,11 @@ class Metrics {
   void observe_http(const std::string& method, const std::string& route, int status, double seconds);
   /// One committed group-commit batch.
   void observe_commit(size_t requests, size_t bytes, double seconds);
+
+  /// Webhook delivery counters and backlog (sets the latency observer on `stats`).
+  void attach_webhooks(WebhookStats* stats, std::function<uint64_t()> backlog);
+  /// Before the dispatcher goes away.
+  void detach_webhooks();
 
   /// An order update refused because `source` does not own `field`.
   void count_ownership_violation(const std::string& source, const std::string& field);

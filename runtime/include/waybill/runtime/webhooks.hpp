@@ -9,6 +9,9 @@
 // replayable) and the cursor moves on. A disabled or failing subscriber loses nothing.
 #pragma once
 
+#include <atomic>
+#include <functional>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +40,15 @@ struct WebhookOptions {
   std::string source = "/waybill";
 };
 
+/// Delivery counters and observers for the metrics module (observers set before start()).
+struct WebhookStats {
+  std::atomic<uint64_t> delivered{0};       // 2xx answers (replays included)
+  std::atomic<uint64_t> failed_attempts{0}; // non-2xx or transport failures (retried)
+  std::atomic<uint64_t> dead_lettered{0};
+  /// Event committed -> delivered to a subscriber, seconds.
+  std::function<void(double)> observe_delivery_latency;
+};
+
 /// Standard Webhooks signature header value for `secrets` ("whsec_..." or raw keys).
 std::string sign_webhook(const std::vector<std::string>& secrets, const std::string& id, int64_t timestamp_s,
                          const std::string& body);
@@ -60,6 +72,10 @@ class WebhookDispatcher {
   Result<std::vector<fb::DeadLetterT>> dead_letters(const std::string& id, size_t limit) const;
   /// Redelivers the subscription's dead letters (in position order), then removes them.
   Result<size_t> replay_dead_letters(const std::string& id);
+  /// Outbox positions enabled subscriptions have not passed yet, summed (events of
+  /// types a subscription filters out count until its cursor passes them).
+  uint64_t backlog() const;
+  WebhookStats& stats();
 
   struct Impl;
 
