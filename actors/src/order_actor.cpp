@@ -116,7 +116,7 @@ void reconcile(OrderActor* self) {
     ShipmentObserved obs;
     obs.ref.shipment_id = sid;
     obs.ref.status = sh->status;
-    obs.ref.carrier_confirmed = carrier_confirmed(sh->status);
+    obs.ref.carrier_confirmed = carrier_confirmed(*sh);
     auto before = st.order;
     auto d = decide(st.order, OrderCommand{obs}, context_now(st.ctx));
     if (d.status.ok() && !d.events.empty()) persist(self, d, {}, Reply{}, nullptr, std::move(before));

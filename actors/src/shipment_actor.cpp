@@ -46,7 +46,7 @@ void notify_order(const EntityContext& ctx, const fb::ShipmentT& h) {
   ShipmentObserved obs;
   obs.ref.shipment_id = h.shipment_id;
   obs.ref.status = h.status;
-  obs.ref.carrier_confirmed = carrier_confirmed(h.status);
+  obs.ref.carrier_confirmed = carrier_confirmed(h);
   req->command = std::move(obs);
   req->reply = [](Reply) {};
   // If the order cannot take it now (resident cap), it re-derives this on activation.
