@@ -4,6 +4,7 @@
 #include <deque>
 #include <random>
 
+#include <caf/actor_clock.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
@@ -12,7 +13,9 @@ namespace waybill::actors {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+// Time is read from the actor system's clock (the steady clock in production, a
+// virtual one under CAF's test coordinator), like the delayed sends that act on it.
+using Clock = caf::actor_clock;
 using pump_atom = caf::atom_constant<caf::atom("pump")>;
 
 struct Pending {
@@ -208,7 +211,7 @@ struct AdapterState {
   std::deque<std::shared_ptr<Pending>> queue;
   size_t in_flight = 0;
   double tokens = 0;
-  Clock::time_point refilled = Clock::now();
+  Clock::time_point refilled;
   enum class Breaker { closed, open, half_open } breaker = Breaker::closed;
   int consecutive_failures = 0;
   Clock::time_point open_until;
@@ -237,11 +240,11 @@ void finish(Adapter* self, const std::shared_ptr<Pending>& p, CallResult r) {
   if (p->call.done) p->call.done(std::move(r));
 }
 
-void schedule_pump(Adapter* self, Clock::duration after) {
+void schedule_pump(Adapter* self, Clock::duration_type after) {
   auto& st = self->state;
   if (st.pump_scheduled) return;
   st.pump_scheduled = true;
-  self->delayed_send(self, std::max<Clock::duration>(after, std::chrono::milliseconds(1)), pump_atom::value);
+  self->delayed_send(self, std::max<Clock::duration_type>(after, std::chrono::milliseconds(1)), pump_atom::value);
 }
 
 CarrierHttpRequest build(const AdapterState& st, const Pending& p, std::string* body_out) {
@@ -317,7 +320,7 @@ void dispatch(Adapter* self, std::shared_ptr<Pending> p) {
   st.stats->attempts++;
   st.stats->in_flight = static_cast<int64_t>(st.in_flight);
   caf::actor me = caf::actor_cast<caf::actor>(self);
-  auto sent = Clock::now();
+  auto sent = self->clock().now();
   st.transport(std::move(req), [me, p, sent](CarrierHttpResult r) {
     caf::anon_send(me, std::make_shared<AttemptDone>(AttemptDone{p, std::move(r), sent}));
   });
@@ -326,7 +329,7 @@ void dispatch(Adapter* self, std::shared_ptr<Pending> p) {
 void pump(Adapter* self) {
   auto& st = self->state;
   auto& lim = st.profile.limits;
-  auto now = Clock::now();
+  auto now = self->clock().now();
   st.tokens = std::min(lim.burst, st.tokens + std::chrono::duration<double>(now - st.refilled).count() * lim.requests_per_second);
   st.refilled = now;
   // Bounded: each round dispatches one queued call or stops.
@@ -343,7 +346,7 @@ void pump(Adapter* self) {
       return fetch_token(self);
     if (st.tokens < 1) {
       auto wait = std::chrono::duration<double>((1 - st.tokens) / lim.requests_per_second);
-      return schedule_pump(self, std::chrono::duration_cast<Clock::duration>(wait));
+      return schedule_pump(self, std::chrono::duration_cast<Clock::duration_type>(wait));
     }
     st.tokens -= 1;
     auto p = std::move(st.queue.front());
@@ -361,13 +364,13 @@ void breaker_success(AdapterState& st) {
   st.stats->breaker_state = 0;
 }
 
-void breaker_failure(AdapterState& st) {
+void breaker_failure(AdapterState& st, Clock::time_point now) {
   st.trial_in_flight = false;
   if (st.breaker == AdapterState::Breaker::half_open ||
       ++st.consecutive_failures >= st.profile.breaker.failure_threshold) {
     if (st.breaker != AdapterState::Breaker::open) st.stats->breaker_opened++;
     st.breaker = AdapterState::Breaker::open;
-    st.open_until = Clock::now() + std::chrono::milliseconds(st.profile.breaker.cool_down_ms);
+    st.open_until = now + std::chrono::milliseconds(st.profile.breaker.cool_down_ms);
     st.stats->breaker_state = 1;
   }
 }
@@ -397,7 +400,7 @@ void on_attempt(Adapter* self, AttemptDone& d) {
   --st.in_flight;
   st.stats->in_flight = static_cast<int64_t>(st.in_flight);
   st.stats->latency_us_sum += static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - d.sent).count());
+      std::chrono::duration_cast<std::chrono::microseconds>(self->clock().now() - d.sent).count());
   st.stats->latency_count++;
   auto& r = d.result;
   auto kind = d.pending->call.kind;
@@ -424,7 +427,7 @@ void on_attempt(Adapter* self, AttemptDone& d) {
       finish(self, d.pending, std::move(out));
       break;
     case AttemptClass::in_doubt:
-      breaker_failure(st);
+      breaker_failure(st, self->clock().now());
       out.outcome = CallOutcome::in_doubt;
       out.reason = "no_answer";
       out.message = r.answered ? "HTTP " + std::to_string(r.status) : r.error;
@@ -449,7 +452,7 @@ void on_attempt(Adapter* self, AttemptDone& d) {
       retry_or_fail(self, d.pending, std::chrono::milliseconds(0), "unauthorized (HTTP 401)");
       break;
     case AttemptClass::transient:
-      breaker_failure(st);
+      breaker_failure(st, self->clock().now());
       retry_or_fail(self, d.pending, std::chrono::milliseconds(0),
                     r.answered ? "HTTP " + std::to_string(r.status) : r.error);
       break;
@@ -466,12 +469,12 @@ void on_token(Adapter* self, TokenDone& t) {
     auto ttl = extract_first(r.body, "/expires_in");
     if (token) {
       st.access_token = *token;
-      st.token_expires = Clock::now() + std::chrono::seconds(ttl ? std::max(1, std::stoi(*ttl)) : 300);
+      st.token_expires = self->clock().now() + std::chrono::seconds(ttl ? std::max(1, std::stoi(*ttl)) : 300);
       breaker_success(st);
       return pump(self);
     }
   }
-  breaker_failure(st);
+  breaker_failure(st, self->clock().now());
   schedule_pump(self, std::chrono::milliseconds(st.profile.retry.base_backoff_ms));
 }
 
@@ -483,12 +486,13 @@ caf::behavior adapter(Adapter* self, CarrierProfile profile, CarrierTransport tr
   st.stats = std::move(stats);
   st.rng.seed(seed);
   st.tokens = st.profile.limits.burst;
+  st.refilled = self->clock().now();
   return {
       [=](std::shared_ptr<CarrierCall>& call) {
         auto& s = self->state;
         auto p = std::make_shared<Pending>();
         p->call = std::move(*call);
-        p->started = Clock::now();
+        p->started = self->clock().now();
         if (s.queue.size() >= s.profile.limits.queue_capacity) {
           CallResult r;
           r.outcome = CallOutcome::refused;

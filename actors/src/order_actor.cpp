@@ -120,9 +120,9 @@ void reconcile(OrderActor* self) {
     ShipmentObserved obs;
     obs.ref.shipment_id = sid;
     obs.ref.status = sh->status;
-    obs.ref.carrier_confirmed = carrier_confirmed(sh->status);
+    obs.ref.carrier_confirmed = carrier_confirmed(*sh);
     auto before = st.order;
-    auto d = decide(st.order, OrderCommand{obs}, now_us());
+    auto d = decide(st.order, OrderCommand{obs}, context_now(st.ctx));
     if (d.status.ok() && !d.events.empty()) persist(self, d, {}, Reply{}, nullptr, std::move(before));
   }
 }
@@ -131,7 +131,7 @@ void handle_request(OrderActor* self, OrderRequest& r) {
   auto& st = self->state;
   if (!st.load_error.ok()) return r.reply(problem_reply(st.load_error));
   auto before = st.order;
-  auto d = decide(st.order, r.command, now_us());
+  auto d = decide(st.order, r.command, context_now(st.ctx));
   auto reply = std::move(r.reply);
   if (!d.status.ok()) {
     st.ctx.stats->commands_rejected.fetch_add(1, std::memory_order_relaxed);
@@ -148,6 +148,7 @@ void handle_request(OrderActor* self, OrderRequest& r) {
     auto* writer = st.ctx.writer;
     std::string id = st.id;
     auto claim = r.idempotency;
+    auto* clock = st.ctx.clock;
     detail::after_commit(self, st.ctx, st.handle, [=](const Status& s) {
       if (!s.ok()) return reply(problem_reply(s));
       Reply answer;
@@ -167,7 +168,7 @@ void handle_request(OrderActor* self, OrderRequest& r) {
       // state did not change: store it before answering.
       auto req = std::make_unique<storage::WriteRequest>();
       req->ops.push_back({Column::idempotency, claim->record_key,
-                          encode_idempotency(claim->request_hash, answer, now_us())});
+                          encode_idempotency(claim->request_hash, answer, clock ? clock() : now_us())});
       req->on_commit = [reply, answer](const Status& st2, uint64_t) { reply(st2.ok() ? answer : problem_reply(st2)); };
       if (auto st3 = writer->submit(std::move(req)); !st3.ok()) reply(problem_reply(st3));
     });

@@ -71,7 +71,7 @@ Status EntityRegistry::send(const std::string& id, caf::message msg) {
     shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
   }
   auto& e = it->second;
-  e.last_used_ms = steady_ms();
+  e.last_used_ms = options_.clock_ms ? options_.clock_ms() : steady_ms();
   e.handle->inflight.fetch_add(1, std::memory_order_acq_rel);
   caf::anon_send(e.actor, std::move(msg));
   return {};

@@ -46,7 +46,7 @@ void notify_order(const EntityContext& ctx, const fb::ShipmentT& h) {
   ShipmentObserved obs;
   obs.ref.shipment_id = h.shipment_id;
   obs.ref.status = h.status;
-  obs.ref.carrier_confirmed = carrier_confirmed(h.status);
+  obs.ref.carrier_confirmed = carrier_confirmed(h);
   req->command = std::move(obs);
   req->reply = [](Reply) {};
   // If the order cannot take it now (resident cap), it re-derives this on activation.
@@ -211,7 +211,7 @@ void handle_register(ShipmentActor* self, ShipmentRequest& r, const RegisterShip
   auto& st = self->state;
   auto reply = std::move(r.reply);
   auto before = st.shipment;
-  auto d = decide(st.shipment, cmd, now_us());
+  auto d = decide(st.shipment, cmd, context_now(st.ctx));
   if (!d.status.ok() || d.events.empty()) {
     if (!d.status.ok()) st.ctx.stats->commands_rejected.fetch_add(1, std::memory_order_relaxed);
     auto* store = st.ctx.store;
@@ -260,7 +260,7 @@ void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
   results.reserve(b.items.size());
   size_t n_notifications = 0;
   std::vector<int64_t> applied_times;  // carrier event times, for tracking latency
-  const int64_t now = now_us();
+  const int64_t now = context_now(st.ctx);
   for (auto& item : b.items) {
     auto d = decide(st.shipment, item.command, now);
     if (!d.status.ok()) {
@@ -330,7 +330,7 @@ void handle_sla_due(ShipmentActor* self, const SlaDue& due) {
   auto& st = self->state;
   if (!st.load_error.ok() || !st.ctx.sla) return;
   auto before = st.shipment;
-  auto d = decide(st.shipment, due, *st.ctx.sla, now_us());
+  auto d = decide(st.shipment, due, *st.ctx.sla, context_now(st.ctx));
   if (d.events.empty()) {
     auto& h = st.shipment;
     auto k = static_cast<size_t>(due.kind);
@@ -359,7 +359,7 @@ void handle_request(ShipmentActor* self, ShipmentRequest& r) {
           handle_void(self, std::move(r.reply));
         } else {
           auto before = st.shipment;
-          auto d = decide(st.shipment, cmd, now_us());
+          auto d = decide(st.shipment, cmd, context_now(st.ctx));
           decide_and_reply(self, std::move(d), std::move(before), std::move(r.reply), r.success_status);
         }
       },

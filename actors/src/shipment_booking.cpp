@@ -56,7 +56,7 @@ template <class Cmd>
 void apply_command(ShipmentActor* self, const Cmd& cmd) {
   auto& st = self->state;
   auto before = st.shipment;
-  auto d = decide(st.shipment, cmd, now_us());
+  auto d = decide(st.shipment, cmd, context_now(st.ctx));
   apply(self, std::move(d), std::move(before));
 }
 
@@ -219,7 +219,7 @@ void handle_booking_outcome(ShipmentActor* self, BookingOutcome& o) {
   if (o.kind == CallKind::lookup && hb.booking_state == B::booked && hb.reconcile_pending)
     return on_reconcile_lookup(self, o);
   auto before = st.shipment;
-  auto d = decide(st.shipment, o, now_us());
+  auto d = decide(st.shipment, o, context_now(st.ctx));
   if (o.kind == CallKind::lookup && d.status.ok() && !d.events.empty() &&
       st.shipment->header.booking_state == B::booked)
     st.ctx.stats->bookings_resolved_by_lookup++;

@@ -35,6 +35,10 @@ int phase(T s) {
 
 bool carrier_confirmed(T s) { return phase(s) >= phase(T::picked_up) && s != T::stale; }
 
+bool carrier_confirmed(const fb::ShipmentT& h) {
+  return carrier_confirmed(h.status) && h.booking_state != fb::BookingState::rejected;
+}
+
 using C = fb::ExceptionCategory;
 
 const char* name(C c) { return fb::EnumNameExceptionCategory(c); }

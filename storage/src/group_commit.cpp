@@ -22,6 +22,7 @@ GroupCommitWriter::GroupCommitWriter(Store& store, WriterOptions options)
   queue_ = std::make_unique<Queue>(options_.queue_capacity);
   std::string last;
   if (store_.last_key(Column::events, &last).ok()) next_position_ = read_be64(last) + 1;
+  if (options_.manual) return;  // no threads: the owner commits with commit_next()
   completer_ = std::thread([this] { complete_loop(); });
   thread_ = std::thread([this] { run(); });
 }
@@ -40,6 +41,13 @@ Status GroupCommitWriter::submit(std::unique_ptr<WriteRequest> request) {
     return {Code::unavailable, "storage writer is stopping"};
   if (failed_.load(std::memory_order_acquire))
     return {Code::unavailable, "storage writer failed; the server needs attention"};
+  if (options_.manual) {
+    std::lock_guard<std::mutex> lock(manual_mutex_);
+    if (manual_queue_.size() >= options_.queue_capacity) return {Code::unavailable, "storage writer queue is full"};
+    manual_queue_.push_back(std::move(request));
+    depth_.fetch_add(1, std::memory_order_relaxed);
+    return {};
+  }
   if (!queue_->q.bounded_push(request.get()))
     return {Code::unavailable, "storage writer queue is full"};
   request.release();  // owned by the queue now
@@ -54,6 +62,12 @@ Status GroupCommitWriter::submit(std::unique_ptr<WriteRequest> request) {
 }
 
 void GroupCommitWriter::stop() {
+  if (options_.manual) {
+    stopping_ = true;
+    while (commit_next(options_.max_batch_requests) > 0) {
+    }
+    return;
+  }
   if (!stopping_.exchange(true)) {
     std::lock_guard<std::mutex> lock(wake_mutex_);
     wake_.notify_one();
@@ -76,12 +90,45 @@ void GroupCommitWriter::complete_loop() {
     done_.pop_front();
     lock.unlock();
     done_cv_.notify_all();  // room for the writer
-    for (size_t i = 0; i < c.batch.size(); ++i) {
-      std::unique_ptr<WriteRequest> r(c.batch[i]);
-      if (r->on_commit) r->on_commit(c.status, c.status.ok() ? c.first_positions[i] : 0);
-    }
+    run_completions(c);
     lock.lock();
   }
+}
+
+void GroupCommitWriter::run_completions(Committed& c) {
+  for (size_t i = 0; i < c.batch.size(); ++i) {
+    std::unique_ptr<WriteRequest> r(c.batch[i]);
+    if (r->on_commit) r->on_commit(c.status, c.status.ok() ? c.first_positions[i] : 0);
+  }
+}
+
+size_t GroupCommitWriter::commit_next(size_t max_requests) {
+  assert(options_.manual);
+  std::vector<WriteRequest*> batch;
+  {
+    std::lock_guard<std::mutex> lock(manual_mutex_);
+    while (batch.size() < max_requests && !manual_queue_.empty()) {
+      batch.push_back(manual_queue_.front().release());
+      manual_queue_.pop_front();
+    }
+  }
+  if (batch.empty()) return 0;
+  depth_.fetch_sub(batch.size(), std::memory_order_relaxed);
+  size_t n = batch.size();
+  auto committed = commit(batch);
+  run_completions(committed);
+  return n;
+}
+
+size_t GroupCommitWriter::discard_pending() {
+  assert(options_.manual);
+  std::deque<std::unique_ptr<WriteRequest>> dropped;
+  {
+    std::lock_guard<std::mutex> lock(manual_mutex_);
+    dropped.swap(manual_queue_);
+  }
+  depth_.fetch_sub(dropped.size(), std::memory_order_relaxed);
+  return dropped.size();
 }
 
 void GroupCommitWriter::run() {
@@ -92,7 +139,13 @@ void GroupCommitWriter::run() {
     while (batch.size() < options_.max_batch_requests && queue_->q.pop(r)) batch.push_back(r);
     if (!batch.empty()) {
       depth_.fetch_sub(batch.size(), std::memory_order_relaxed);
-      commit(batch);  // hands the batch over to the completion thread
+      auto committed = commit(batch);
+      // Hand the batch over to the completion thread; wait while it lags too far.
+      std::unique_lock<std::mutex> lock(done_mutex_);
+      done_cv_.wait(lock, [&] { return done_.size() < options_.max_pending_completions; });
+      done_.push_back(std::move(committed));
+      lock.unlock();
+      done_cv_.notify_all();
       batch.clear();
       batch.reserve(options_.max_batch_requests);
       continue;
@@ -114,7 +167,7 @@ void GroupCommitWriter::run() {
   }
 }
 
-void GroupCommitWriter::commit(std::vector<WriteRequest*>& batch) {
+GroupCommitWriter::Committed GroupCommitWriter::commit(std::vector<WriteRequest*>& batch) {
   rocksdb::WriteBatch wb;
   std::vector<uint64_t> first_positions(batch.size(), 0);
   uint64_t position = next_position_.load(std::memory_order_relaxed);
@@ -146,11 +199,7 @@ void GroupCommitWriter::commit(std::vector<WriteRequest*>& batch) {
       status = {Code::internal, "commit failed: " + s.ToString()};
     }
   }
-  std::unique_lock<std::mutex> lock(done_mutex_);
-  done_cv_.wait(lock, [&] { return done_.size() < options_.max_pending_completions; });
-  done_.push_back(Committed{std::move(status), std::move(batch), std::move(first_positions)});
-  lock.unlock();
-  done_cv_.notify_all();
+  return Committed{std::move(status), std::move(batch), std::move(first_positions)};
 }
 
 }  // namespace waybill::storage

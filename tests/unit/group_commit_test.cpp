@@ -468,5 +468,40 @@ TEST(StoreKeys, ScanPrefixStopsAtPrefixAndLimit) {
   EXPECT_EQ(store->last_key(Column::milestones, &last).code(), Code::not_found);
 }
 
+// Manual mode (deterministic simulation): nothing commits until commit_next(), whose
+// completions run on the calling thread in submission order; discard_pending() drops
+// queued requests as a crash would.
+TEST(GroupCommit, ManualModeCommitsOnlyWhenAsked) {
+  TempDir dir("gc_manual");
+  auto store = open_store(dir);
+  ASSERT_TRUE(store);
+  WriterOptions o = fast();
+  o.manual = true;
+  GroupCommitWriter w(*store, o);
+  std::vector<std::pair<int, uint64_t>> done;
+  const auto caller = std::this_thread::get_id();
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(w.submit(request("m" + std::to_string(i), "v", 1, [&, i](const Status& s, uint64_t pos) {
+                 EXPECT_TRUE(s.ok());
+                 EXPECT_EQ(std::this_thread::get_id(), caller);
+                 done.push_back({i, pos});
+               })).ok());
+  EXPECT_EQ(w.queue_depth(), 4u);
+  std::string v;
+  EXPECT_EQ(store->get(Column::orders, "m0", &v).code(), Code::not_found);
+  EXPECT_EQ(w.commit_next(2), 2u);
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(done[0], (std::pair<int, uint64_t>{0, 1}));
+  EXPECT_EQ(done[1], (std::pair<int, uint64_t>{1, 2}));
+  EXPECT_TRUE(store->get(Column::orders, "m1", &v).ok());
+  EXPECT_EQ(w.discard_pending(), 2u);
+  EXPECT_EQ(w.commit_next(8), 0u);
+  EXPECT_EQ(done.size(), 2u);
+  EXPECT_EQ(store->get(Column::orders, "m2", &v).code(), Code::not_found);
+  EXPECT_EQ(w.next_position(), 3u);
+  w.stop();
+  EXPECT_FALSE(w.submit(request("late", "v", 0, nullptr)).ok());
+}
+
 }  // namespace
 }  // namespace waybill::storage

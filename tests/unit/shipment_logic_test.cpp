@@ -439,5 +439,18 @@ TEST(ShipmentLogicProperty, FinalStateIsIndependentOfArrivalOrder) {
   }
 }
 
+// A booking rejection sets `exception` with no parcel moving: not a carrier scan, so an
+// order must not become "shipped" from it (found by the deterministic simulation).
+TEST(ShipmentLogic, BookingExceptionIsNotCarrierConfirmation) {
+  fb::ShipmentT h;
+  h.status = T::exception;
+  h.booking_state = fb::BookingState::rejected;
+  EXPECT_FALSE(carrier_confirmed(h));
+  h.booking_state = fb::BookingState::booked;  // an exception scan on a booked parcel
+  EXPECT_TRUE(carrier_confirmed(h));
+  h.status = T::label_created;
+  EXPECT_FALSE(carrier_confirmed(h));
+}
+
 }  // namespace
 }  // namespace waybill::actors

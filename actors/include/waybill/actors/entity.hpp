@@ -164,7 +164,13 @@ struct EntityContext {
   ActorStats* stats = nullptr;
   const CarrierDirectory* carriers = nullptr;  // null: no carrier booking on this node
   const SlaOptions* sla = nullptr;             // null: no SLA timers
+  /// Microseconds since the epoch that decisions are stamped with; null: now_us().
+  /// Deterministic simulation sets a virtual clock.
+  int64_t (*clock)() = nullptr;
 };
+
+/// The time an actor of `ctx` decides at.
+inline int64_t context_now(const EntityContext& ctx) { return ctx.clock ? ctx.clock() : now_us(); }
 
 /// Sent at start-up to entities with outstanding work ("work" column): an order waiting
 /// for its shipment, a shipment with a booking under way when the process stopped.

@@ -46,6 +46,9 @@ struct RegistryOptions {
   int64_t idle_timeout_ms = 60000;
   /// Lock shards; more shards, less contention. Default: 64.
   size_t shards = 64;
+  /// Milliseconds that last-use times are stamped with (compared by sweep()); null: the
+  /// steady clock. Deterministic simulation sets a virtual clock.
+  int64_t (*clock_ms)() = nullptr;
 };
 
 class EntityRegistry {

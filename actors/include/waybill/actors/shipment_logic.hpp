@@ -59,6 +59,9 @@ std::optional<fb::ExceptionCategory> parse_exception_category(std::string_view s
 bool notifies_recipient(TrackingStatus s);
 /// True once a carrier physically has the parcel (what makes an order "shipped").
 bool carrier_confirmed(TrackingStatus s);
+/// The same for a shipment: its status is a carrier scan, not the `exception` that a
+/// booking rejection sets without any parcel moving.
+bool carrier_confirmed(const fb::ShipmentT& h);
 
 ShipmentDecision decide(std::optional<ShipmentState>& state, const RegisterShipment& cmd, int64_t now_us);
 /// On acceptance (applied or late) `state` gains the milestone, `milestone.applied` says

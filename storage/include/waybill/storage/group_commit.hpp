@@ -4,6 +4,11 @@
 // completions run - on a separate completion thread, so the writer builds and commits
 // the next batch meanwhile. Completions run in submission order, so an acknowledged
 // request implies every request submitted before it is durable too.
+//
+// Manual mode (WriterOptions::manual) has no threads: requests wait in submission order
+// until the owner calls commit_next(), which commits them in one batch and runs their
+// completions on the calling thread. Deterministic simulation uses it to choose when
+// commits happen relative to actor steps; a "crash" drops what is still queued.
 #pragma once
 
 #include <atomic>
@@ -57,6 +62,9 @@ struct WriterOptions {
   /// Called after each committed batch with its request count, byte size and the
   /// commit (write + fsync) time in seconds. Runs on the writer thread. Optional.
   std::function<void(size_t requests, size_t bytes, double commit_seconds)> observer;
+  /// No writer or completion thread: submitted requests wait until commit_next() (see
+  /// the top of this file). For deterministic simulation. Default: false.
+  bool manual = false;
 };
 
 class GroupCommitWriter {
@@ -73,6 +81,14 @@ class GroupCommitWriter {
   /// Drains what is queued, commits it, and joins the writer thread. Idempotent.
   void stop();
 
+  /// Manual mode: commits up to `max_requests` of the oldest queued requests in one
+  /// batch and runs their completions on this thread, in submission order. Returns how
+  /// many were committed. Not to be called concurrently with itself.
+  size_t commit_next(size_t max_requests);
+  /// Manual mode: drops every queued request without committing it or running its
+  /// completion (what a crash does to writes not yet committed). Returns how many.
+  size_t discard_pending();
+
   /// Sticky: once a commit failed every later submit fails (the store is suspect).
   bool healthy() const { return !failed_.load(std::memory_order_acquire); }
   /// Position the next event will get (positions start at 1).
@@ -88,7 +104,8 @@ class GroupCommitWriter {
   };
   void run();
   void complete_loop();
-  void commit(std::vector<WriteRequest*>& batch);
+  Committed commit(std::vector<WriteRequest*>& batch);
+  static void run_completions(Committed& c);
 
   Store& store_;
   WriterOptions options_;
@@ -107,6 +124,8 @@ class GroupCommitWriter {
   std::deque<Committed> done_;
   bool writer_exited_ = false;
   std::thread completer_;
+  std::mutex manual_mutex_;                        // manual mode: guards manual_queue_
+  std::deque<std::unique_ptr<WriteRequest>> manual_queue_;
 };
 
 }  // namespace waybill::storage
