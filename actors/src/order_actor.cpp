@@ -65,6 +65,7 @@ void persist(OrderActor* self, const Decision& d, const std::vector<IdempotencyC
   auto req = std::make_unique<storage::WriteRequest>();
   req->ops.push_back({Column::orders, st.id, encode(o)});
   uint64_t seq = o.version - d.events.size();
+  req->event_index_key = st.id;
   for (auto& ev : d.events) {
     // "order.released" carries the status it reports, not the decision's final one.
     auto at = parse_order_status(std::string_view(ev.type).substr(6));

@@ -124,6 +124,7 @@ void persist(ShipmentActor* self, const ShipmentDecision& d, std::optional<Shipm
   index_ops(before ? &before->header : nullptr, h, now, st.ctx.carriers, &req->ops);
   for (auto& op : extra) req->ops.push_back(std::move(op));
   uint64_t seq = h.version - d.events.size();
+  req->event_index_key = h.order_id;
   for (auto& ev : d.events)
     req->events.push_back(encode_event(ev, fb::EntityKind::shipment, st.id, ++seq, h.order_id, now,
                                        OrderStatus::received, h.status));
@@ -256,6 +257,7 @@ void handle_milestones(ShipmentActor* self, MilestoneBatch& b) {
   const TrackingStatus status_before = s.header.status;
 
   auto req = std::make_unique<storage::WriteRequest>();
+  req->event_index_key = s.header.order_id;
   std::vector<std::pair<size_t, LineResult>> results;
   results.reserve(b.items.size());
   size_t n_notifications = 0;

@@ -121,6 +121,11 @@ void Api::handle(HttpRequest&& request, Responder respond) {
         }
         return post ? order_action(call, id, action) : method_not_allowed();
       }
+    } else if (parts[1] == "trace" && parts.size() == 3) {
+      call->route = "/v1/trace/{order_id}";
+      std::string id = segment(2);
+      if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding", "order_id"});
+      return get ? trace(call, id) : method_not_allowed();
     } else if (parts[1] == "shipments") {
       if (parts.size() == 2) {
         call->route = "/v1/shipments";

@@ -179,7 +179,11 @@ GroupCommitWriter::Committed GroupCommitWriter::commit(std::vector<WriteRequest*
       else wb.Put(cf, op.key, op.value);
     }
     if (!r->events.empty()) first_positions[i] = position;
-    for (auto& ev : r->events) wb.Put(store_.handle(Column::events), be64(position++), ev);
+    for (auto& ev : r->events) {
+      if (!r->event_index_key.empty())
+        wb.Put(store_.handle(Column::event_index), r->event_index_key + '\0' + be64(position), "");
+      wb.Put(store_.handle(Column::events), be64(position++), ev);
+    }
   }
 
   Status status;

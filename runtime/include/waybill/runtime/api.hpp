@@ -51,6 +51,7 @@ class Api {
   void order_action(const CallPtr& call, const std::string& order_id, const std::string& action);
   void register_shipment(const CallPtr& call);
   void update_order(const CallPtr& call, const std::string& order_id);  // api_ownership.cpp
+  void trace(const CallPtr& call, const std::string& order_id);         // api_trace.cpp
   void track(const CallPtr& call);
   void track_ndjson(const CallPtr& call);
   void finish_tracking(const CallPtr& call, actors::Reply reply);

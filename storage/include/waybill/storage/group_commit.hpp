@@ -41,6 +41,10 @@ struct WriteRequest {
   /// Encoded fb::Event payloads; the writer assigns consecutive global positions and
   /// stores them in Column::events in this order.
   std::vector<std::string> events;
+  /// When not empty, each event's position is also indexed under
+  /// Column::event_index as event_index_key \0 be64(position) (e.g. the ERP order id,
+  /// so an order's trace reads its events without scanning the outbox).
+  std::string event_index_key;
   /// Runs on the completion thread after the batch committed (or failed), in submission
   /// order. Must not block: post to another executor or send an actor message.
   /// `first_position` is the position of events[0] (0 when there are no events).

@@ -34,8 +34,9 @@ enum class Column : uint8_t {
   dead_letters,      // id \0 be64(position) -> why delivery gave up
   timers,            // be64(due_us) kind shipment_id -> "" (durable SLA deadlines)
   tracking_poll,     // carrier \0 shipment_id -> "" (active shipments of polled carriers)
+  event_index,       // order_id \0 be64(position) -> "" (an order's and its shipments' events)
 };
-inline constexpr size_t kColumnCount = 15;
+inline constexpr size_t kColumnCount = 16;
 const char* column_name(Column c);
 
 struct StoreOptions {
