@@ -1,6 +1,8 @@
 #include "waybill/runtime/webhooks.hpp"
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <future>
 #include <map>
@@ -94,6 +96,7 @@ struct WebhookDispatcher::Impl {
   uint64_t wakeups = 0;
   std::map<std::string, std::shared_ptr<Sub>> subs;
   std::mt19937_64 rng{std::random_device{}()};
+  std::atomic<int64_t> deliveries{0};  // successful ones, for crash_after_deliveries
   std::thread thread;
 
   Impl(storage::Store& s, storage::GroupCommitWriter& w, HttpClient& c, WebhookOptions o)
@@ -166,6 +169,8 @@ struct WebhookDispatcher::Impl {
 
   void on_result(const std::shared_ptr<Sub>& s, uint64_t pos, bool replaying, const ClientResult& r) {
     bool ok = r.status.ok() && r.response.status / 100 == 2;
+    if (ok && options.crash_after_deliveries > 0 && deliveries.fetch_add(1) + 1 == options.crash_after_deliveries)
+      std::_Exit(137);  // injected crash point: delivered, cursor not yet persisted
     std::vector<storage::WriteOp> ops;
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -276,6 +281,8 @@ WebhookDispatcher::~WebhookDispatcher() { stop(); }
 
 Status WebhookDispatcher::start() {
   auto& s = *impl_;
+  if (s.options.crash_after_deliveries > 0)
+    spdlog::warn("fault injection: the process dies after webhook delivery #{}", s.options.crash_after_deliveries);
   Status bad;
   auto st = s.store.scan_prefix(Column::subscriptions, "s/", s.options.max_subscriptions,
                                 [&](std::string_view, std::string_view v) {
