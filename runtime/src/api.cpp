@@ -200,6 +200,13 @@ bool Api::begin_idempotent(const CallPtr& call) {
     call->fail({Code::invalid_argument, "must be at most 255 characters", "Idempotency-Key"});
     return false;
   }
+  // A key is an opaque printable ASCII string (a Structured Field sString); other
+  // bytes would be stored and answered back in problem details as they came.
+  for (unsigned char c : key)
+    if (c < 0x20 || c > 0x7e) {
+      call->fail({Code::invalid_argument, "must be printable ASCII", "Idempotency-Key"});
+      return false;
+    }
   std::string record_key = actors::keys::idempotency("key", key);
   uint64_t hash = fnv1a64(call->req.body, fnv1a64(call->req.method + ' ' + call->req.target));
   if (!locks_.try_acquire(record_key)) {
