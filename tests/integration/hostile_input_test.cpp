@@ -417,6 +417,40 @@ TEST_F(HostileInput, OversizedBodiesAndHeaders) {
   EXPECT_EQ(fresh_status("/v1/orders/H-body_over_limit"), 404);
 }
 
+// ---- NDJSON: hostile lines are rejected one by one ----------------------------------
+
+// A bulk tracking request answers per line; each hostile line is "rejected" naming its
+// field, the answer stays valid JSON whatever the line held, and nothing is stored.
+TEST_F(HostileInput, HostileNdjsonLinesAreRejectedOneByOne) {
+  struct Line {
+    std::string text, field;
+  };
+  const std::vector<Line> lines = {
+      {milestone().substr(0, 30), "body"},
+      {milestone("\"event_id\":\"E\xFF\xFE\""), "body"},
+      {milestone("\"status\":\"delivered\""), "status"},
+      {milestone("\"location\":" + std::string(40, '[') + std::string(40, ']')), "body"},
+      {milestone("", "1e400"), "body"},
+      {milestone("", "\"7\""), "sequence"},
+      {"[1,2,3]", "body"},
+      {"\xFF\xFE\xFD", "body"},
+  };
+  std::string body;
+  for (auto& l : lines) body += l.text + "\n";
+  auto res = client_->post_ndjson("/v1/tracking", body);
+  ASSERT_EQ(res.status, 200) << res.describe();
+  auto j = Json::parse(res.body);
+  ASSERT_TRUE(j.ok()) << "the answer is not valid JSON: " << res.body;
+  auto results = j.items("/results");
+  ASSERT_EQ(results.size(), lines.size()) << res.body;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    SCOPED_TRACE("line " + std::to_string(i + 1) + ": " + results[i].dump());
+    EXPECT_EQ(results[i].int64("/line"), static_cast<int64_t>(i + 1));
+    EXPECT_EQ(results[i].str("/outcome"), "rejected");
+    EXPECT_EQ(results[i].str("/field"), lines[i].field);
+  }
+}
+
 // ---- slow clients -----------------------------------------------------------------
 
 TEST_F(HostileInput, SlowClientsAreCut) {
