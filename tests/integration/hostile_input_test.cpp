@@ -417,6 +417,44 @@ TEST_F(HostileInput, OversizedBodiesAndHeaders) {
   EXPECT_EQ(fresh_status("/v1/orders/H-body_over_limit"), 404);
 }
 
+// ---- malformed HTTP framing ---------------------------------------------------------
+
+// Requests a parser must not guess about (conflicting lengths are how requests get
+// smuggled past proxies): a 400 problem and a closed connection, or just the close.
+TEST_F(HostileInput, MalformedHttpFraming) {
+  const std::string order = Order{"H-framing"}.json();
+  struct Raw {
+    std::string name, bytes;
+  };
+  const std::vector<Raw> cases = {
+      {"two_content_lengths", "POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: " +
+                                  std::to_string(order.size()) + "\r\n\r\n" + order},
+      {"length_and_chunked", "POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(order.size()) +
+                                 "\r\nTransfer-Encoding: chunked\r\n\r\n" + order},
+      {"bad_chunk_size", "POST /v1/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n" + order +
+                             "\r\n0\r\n\r\n"},
+      {"negative_length", "POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n" + order},
+      {"header_without_colon", "GET /healthz HTTP/1.1\r\nHost x\r\n\r\n"},
+      {"tls_client_hello", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)},
+      {"http2_preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"},
+      {"space_in_method", "GE T /healthz HTTP/1.1\r\nHost: x\r\n\r\n"},
+  };
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    RawConnection raw;
+    ASSERT_TRUE(raw.connect(server_->host(), server_->port()));
+    raw.send(c.bytes);
+    auto r = raw.read_response(std::chrono::milliseconds(kReadTimeoutMs) + 2s);
+    if (r.status != 0) {
+      EXPECT_TRUE(IsRawProblem(r, 400, "")) << c.name;
+      EXPECT_TRUE(raw.wait_closed(3s)) << c.name << ": connection left open after the error";
+    } else {
+      EXPECT_TRUE(r.closed) << c.name << ": neither answered nor closed";
+    }
+  }
+  EXPECT_EQ(fresh_status("/v1/orders/H-framing"), 404) << "an order from a malformed request was stored";
+}
+
 // ---- NDJSON: hostile lines are rejected one by one ----------------------------------
 
 // A bulk tracking request answers per line; each hostile line is "rejected" naming its
