@@ -264,6 +264,132 @@ std::vector<std::string> deliveries_match_outbox(const std::vector<WebhookReceiv
   return out;
 }
 
+// ---- one cycle: load until the kill ----------------------------------------------
+
+struct KillOutcome {
+  bool not_reached = false;  // an armed crash point did not fire within the window
+  std::string violation;     // the process ended otherwise than at the crash point
+};
+
+// Runs the load against the current incarnation until it dies: SIGKILL at a random
+// moment, or the armed crash point (SIGKILL after 4 s if it is not reached). Joins
+// the load threads; the process is reaped.
+KillOutcome load_until_killed(ServerProcess& w, Oracle& oracle, Bookings& bookings, int cycle, Mode mode, int armed_n,
+                              std::mt19937_64& rng) {
+  std::atomic<bool> stop{false};
+  LoadContext ctx{w.host(), w.port(), cycle, &oracle, &stop};
+  ctx.pack = false;  // packing is the booking threads' job (addresses the carriers serve)
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kTrackingThreads; ++t) {
+    uint64_t s = rng();
+    threads.emplace_back([ctx, t, s] { Worker(ctx, t, s).run(); });
+  }
+  for (int t = 0; t < kBookingThreads; ++t) {
+    uint64_t s = rng();
+    threads.emplace_back([ctx, t, s, &bookings] { booking_load(ctx, bookings, t, s); });
+  }
+  KillOutcome out;
+  if (mode == Mode::random) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(200, 1500)(rng)));
+  } else {
+    auto e = wait_for_exit_without_reaping(w.pid(), 4s);
+    if (e.timed_out)
+      out.not_reached = true;
+    else if (!(e.exited && e.code == 137))
+      out.violation = "waybilld ended with " + e.describe() + " instead of the injected crash #" +
+                      std::to_string(armed_n) + " of " + mode_name(mode);
+  }
+  w.kill();  // SIGKILL, or reaps the process that died at its crash point
+  stop = true;
+  for (auto& t : threads) t.join();
+  return out;
+}
+
+// ---- the end ----------------------------------------------------------------------
+
+struct LabelTally {
+  size_t packs_acked = 0, sold = 0, live = 0, voided = 0, duplicates = 0;
+};
+
+// Every order whose pack might have been stored: booked with exactly the labels the
+// carrier sold under its reference, or never booked and without labels; no label that
+// no shipment holds.
+std::vector<std::string> check_final_bookings(CarrierStack& stack, HttpClient& c, const Bookings& b, LabelTally* t) {
+  std::vector<std::string> out;
+  std::vector<std::string> packed, maybe;
+  for (auto& [id, r] : b.orders) {
+    if (r.acked_rank >= 4) {
+      packed.push_back(id + "-1");
+      ++t->packs_acked;
+    } else if (r.pack_attempted) {
+      maybe.push_back(id + "-1");
+    }
+  }
+  auto& w = stack.waybill();
+  auto views = wait_for_bookings(w.host(), w.port(), packed, 60s);
+  for (auto& id : maybe)
+    if (read_booking(c, id).http_status == 200) views[id] = wait_for_bookings(w.host(), w.port(), {id}, 30s)[id];
+  auto ledger = stack.sim().labels();
+  if (!ledger) return {"carrier-sim did not list its labels"};
+  out = check_ledger_duplicates(*ledger);
+  size_t held = 0;
+  for (auto& [id, v] : views) {
+    if (v.state != "booked") {
+      out.push_back("shipment " + id + " is not booked: " + v.describe());
+      continue;
+    }
+    std::vector<std::string> tns;
+    for (auto& tn : Json::parse(v.body).items("/tracking_numbers")) tns.push_back(tn.str().value_or("?"));
+    std::sort(tns.begin(), tns.end());
+    held += tns.size();
+    if (tns != ledger->live_tracking_numbers(id))
+      out.push_back("shipment " + id + " holds other labels than the carrier sold: " + v.describe());
+  }
+  for (auto& ref : ledger->references())
+    if (!views.count(ref)) out.push_back("label sold under " + ref + ", which no packed order has");
+  t->sold = ledger->labels.size();
+  t->voided = ledger->voided_count();
+  t->live = t->sold - t->voided;
+  t->duplicates = ledger->duplicates().size();
+  if (t->live != held)
+    out.push_back(std::to_string(t->live) + " live labels at the carrier, shipments hold " + std::to_string(held));
+  return out;
+}
+
+struct DeliveryTally {
+  size_t events = 0, entities = 0, deliveries = 0, redelivered = 0;
+};
+
+// Every outbox event delivered, per entity in order, correctly signed. Events keep
+// coming (SLA timers fire for shipments whose last scan is old), so the comparison
+// stops at the last position of this read of the outbox.
+std::vector<std::string> check_final_deliveries(HttpClient& c, WebhookReceiver& receiver, const std::string& secret,
+                                                DeliveryTally* t) {
+  auto feed = read_feed(c);
+  const uint64_t last = feed.empty() ? 0 : feed.back().position;
+  auto up_to_last = [&] {
+    auto u = receiver.unique_deliveries(kHookPath);
+    u.erase(std::remove_if(u.begin(), u.end(), [&](auto& d) { return d.position > last; }), u.end());
+    return u;
+  };
+  WebhookReceiver::eventually([&] { return up_to_last().size() >= feed.size(); }, 90s, 50ms);
+  auto all = receiver.deliveries(kHookPath);
+  t->redelivered = all.size() - receiver.unique_deliveries(kHookPath).size();
+  t->deliveries = all.size();
+  t->events = feed.size();
+  auto unique = up_to_last();
+  std::map<std::string, uint64_t> per_subject;
+  auto out = delivery_gaps(unique, &per_subject);
+  t->entities = per_subject.size();
+  for (auto& v : deliveries_match_outbox(unique, feed)) out.push_back(v);
+  size_t bad_signatures = 0;
+  for (auto& d : all)
+    bad_signatures += WebhookReceiver::sign({secret}, d.webhook_id, std::stoll(d.webhook_timestamp), d.body) !=
+                      d.webhook_signature;
+  if (bad_signatures) out.push_back(std::to_string(bad_signatures) + " deliveries with a bad signature");
+  return out;
+}
+
 int env_or(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::atoi(v) : fallback;
@@ -319,7 +445,7 @@ TEST(Chaos, MixedLoadSurvivesKillsAtRandomAndInjectedPoints) {
   std::vector<std::string> violations;
   std::map<std::string, int> kills_by;
   int not_reached = 0;
-  size_t entity_checks = 0, ledger_checks = 0, delivery_checks = 0;
+  size_t entity_checks = 0;
   // A violation stays visible in every later check (e.g. a delivery gap); report it once.
   std::set<std::string> reported;
   auto add = [&](int cycle, const std::vector<std::string>& found) {
@@ -334,36 +460,13 @@ TEST(Chaos, MixedLoadSurvivesKillsAtRandomAndInjectedPoints) {
 
   for (int cycle = 1; cycle <= kills_wanted; ++cycle) {
     const Mode mode = modes[static_cast<size_t>(cycle - 1)];
-    std::atomic<bool> stop{false};
-    LoadContext ctx{w.host(), w.port(), cycle, &oracle, &stop};
-    ctx.pack = false;  // packing is the booking threads' job (addresses the carriers serve)
-    std::vector<std::thread> threads;
-    for (int t = 0; t < kTrackingThreads; ++t) {
-      uint64_t s = rng();
-      threads.emplace_back([ctx, t, s] { Worker(ctx, t, s).run(); });
-    }
-    for (int t = 0; t < kBookingThreads; ++t) {
-      uint64_t s = rng();
-      threads.emplace_back([ctx, t, s, &bookings] { booking_load(ctx, bookings, t, s); });
-    }
-    std::string how = mode_name(mode);
-    if (mode == Mode::random) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(uniform(200, 1500)));
-      w.kill();
-    } else {
-      auto e = wait_for_exit_without_reaping(w.pid(), 4s);
-      if (e.timed_out) {
-        how = "random (" + how + " #" + std::to_string(armed_n) + " not reached)";
-        ++not_reached;
-      } else if (!(e.exited && e.code == 137)) {
-        violations.push_back("kill " + std::to_string(cycle) + ": waybilld ended with " + e.describe() +
-                             " instead of the injected crash");
-      }
-      w.kill();  // reaps it (or kills it when the point was not reached)
-    }
-    ++kills_by[how.rfind("random", 0) == 0 ? "random" : how];
-    stop = true;
-    for (auto& t : threads) t.join();
+    auto kill = load_until_killed(w, oracle, bookings, cycle, mode, armed_n, rng);
+    if (!kill.violation.empty()) violations.push_back("kill " + std::to_string(cycle) + ": " + kill.violation);
+    not_reached += kill.not_reached;
+    ++kills_by[kill.not_reached ? "random" : mode_name(mode)];
+    const std::string how = kill.not_reached ? "random (" + std::string(mode_name(mode)) + " #" +
+                                                   std::to_string(armed_n) + " not reached)"
+                                             : mode_name(mode);
 
     // Restart without fault injection and check.
     stack.set_waybill_extra_yaml(waybill_extra(Mode::random, 0));
@@ -379,8 +482,6 @@ TEST(Chaos, MixedLoadSurvivesKillsAtRandomAndInjectedPoints) {
     auto unique = receiver.unique_deliveries(kHookPath);
     found += add(cycle, delivery_gaps(unique, &per_subject));
     entity_checks += verifier.orders_checked() + verifier.shipments_checked();
-    ++ledger_checks;
-    delivery_checks += unique.size();
     std::cout << "kill " << cycle << ": " << how << ", restart, checked " << verifier.orders_checked() << " orders, "
               << verifier.shipments_checked() << " shipments, " << bookings.orders.size() << " booking orders, "
               << ledger->labels.size() << " labels, " << unique.size() << " deliveries over " << per_subject.size()
@@ -408,69 +509,10 @@ TEST(Chaos, MixedLoadSurvivesKillsAtRandomAndInjectedPoints) {
   HttpClient c(w.host(), w.port(), 30s);
   for (auto& v : check_bookings(c, oracle, bookings, 0, 0, rng)) violations.push_back("final: " + v);
 
-  // Every order whose pack might have been stored: booked with exactly the ledger's
-  // labels, or never booked and without labels.
-  std::vector<std::string> packed, maybe;
-  size_t packs_acked = 0;
-  for (auto& [id, r] : bookings.orders) {
-    if (r.acked_rank >= 4) {
-      packed.push_back(id + "-1");
-      ++packs_acked;
-    } else if (r.pack_attempted) {
-      maybe.push_back(id + "-1");
-    }
-  }
-  auto views = wait_for_bookings(w.host(), w.port(), packed, 60s);
-  for (auto& id : maybe) {
-    auto v = read_booking(c, id);
-    if (v.http_status == 200) views[id] = wait_for_bookings(w.host(), w.port(), {id}, 30s)[id];
-  }
-  auto ledger = stack.sim().labels();
-  ASSERT_TRUE(ledger);
-  for (auto& v : check_ledger_duplicates(*ledger)) violations.push_back("final: " + v);
-  size_t labels_held = 0;
-  for (auto& [id, v] : views) {
-    auto doc = Json::parse(v.body);
-    if (v.state != "booked") {
-      violations.push_back("final: shipment " + id + " is not booked: " + v.describe());
-      continue;
-    }
-    std::vector<std::string> tns;
-    for (auto& t : doc.items("/tracking_numbers")) tns.push_back(t.str().value_or("?"));
-    std::sort(tns.begin(), tns.end());
-    labels_held += tns.size();
-    if (tns != ledger->live_tracking_numbers(id))
-      violations.push_back("final: shipment " + id + " holds other labels than the carrier sold: " + v.describe());
-  }
-  for (auto& ref : ledger->references())
-    if (!views.count(ref)) violations.push_back("final: label sold under " + ref + ", which no packed order has");
-  const size_t live_labels = ledger->labels.size() - ledger->voided_count();
-  if (live_labels != labels_held)
-    violations.push_back("final: " + std::to_string(live_labels) + " live labels at the carrier, shipments hold " +
-                         std::to_string(labels_held));
-
-  // Every outbox event delivered, per entity in order. Events keep coming (SLA timers
-  // fire for the shipments whose last scan is old), so the comparison stops at the
-  // last position of this read of the outbox.
-  auto feed = read_feed(c);
-  const uint64_t last = feed.empty() ? 0 : feed.back().position;
-  auto up_to_last = [&] {
-    auto u = receiver.unique_deliveries(kHookPath);
-    u.erase(std::remove_if(u.begin(), u.end(), [&](auto& d) { return d.position > last; }), u.end());
-    return u;
-  };
-  WebhookReceiver::eventually([&] { return up_to_last().size() >= feed.size(); }, 90s, 50ms);
-  auto all = receiver.deliveries(kHookPath);
-  const size_t redelivered = all.size() - receiver.unique_deliveries(kHookPath).size();
-  auto unique = up_to_last();
-  std::map<std::string, uint64_t> per_subject;
-  for (auto& v : delivery_gaps(unique, &per_subject)) violations.push_back("final: " + v);
-  for (auto& v : deliveries_match_outbox(unique, feed)) violations.push_back("final: " + v);
-  size_t bad_signatures = 0;
-  for (auto& d : all)
-    bad_signatures += WebhookReceiver::sign({secret}, d.webhook_id, std::stoll(d.webhook_timestamp), d.body) !=
-                      d.webhook_signature;
-  if (bad_signatures) violations.push_back("final: " + std::to_string(bad_signatures) + " deliveries with a bad signature");
+  LabelTally labels;
+  for (auto& v : check_final_bookings(stack, c, bookings, &labels)) violations.push_back("final: " + v);
+  DeliveryTally events;
+  for (auto& v : check_final_deliveries(c, receiver, secret, &events)) violations.push_back("final: " + v);
 
   auto& k = oracle.counters;
   uint64_t milestones = 0;
@@ -488,21 +530,20 @@ TEST(Chaos, MixedLoadSurvivesKillsAtRandomAndInjectedPoints) {
             << ") | acknowledged ops checked=" << acked_ops << " (orders=" << k.orders + 0 << " steps="
             << k.releases + k.allocations + k.cancels << " shipments=" << k.shipments
             << " milestone answers=" << k.applied + k.late + k.duplicate << " distinct milestones=" << milestones
-            << " booking orders steps=" << bookings.acked << " packs=" << packs_acked
+            << " booking orders steps=" << bookings.acked << " packs=" << labels.packs_acked
             << ") entity checks=" << entity_checks + final_check.orders_checked() + final_check.shipments_checked()
-            << " status reads=" << oracle.reads_checked << " | labels=" << ledger->labels.size()
-            << " live=" << live_labels << " voided=" << ledger->voided_count()
-            << " duplicates=" << ledger->duplicates().size() << " | events checked=" << feed.size()
-            << " entities=" << per_subject.size() << " deliveries=" << all.size()
-            << " redelivered=" << redelivered << " | unknown=" << k.unknown
+            << " status reads=" << oracle.reads_checked << " | labels=" << labels.sold << " live=" << labels.live
+            << " voided=" << labels.voided << " duplicates=" << labels.duplicates << " | events checked=" << events.events
+            << " entities=" << events.entities << " deliveries=" << events.deliveries
+            << " redelivered=" << events.redelivered << " | unknown=" << k.unknown
             << " 503=" << k.unavailable << " unexpected=" << oracle.unexpected.size()
             << " | violations=" << violations.size() << " | " << seconds << " s (load and checks " << load_seconds
             << " s)" << std::endl;
 
   EXPECT_GE(kills, std::min(kills_wanted, 20));
   EXPECT_GT(k.orders, 0u);
-  EXPECT_GT(packs_acked, 0u);
-  EXPECT_GT(feed.size(), 0u);
+  EXPECT_GT(labels.packs_acked, 0u);
+  EXPECT_GT(events.events, 0u);
   for (auto& u : oracle.unexpected) ADD_FAILURE() << "unexpected answer: " << u;
   for (auto& v : violations) ADD_FAILURE() << v;
 }
