@@ -104,7 +104,7 @@ void Api::handle(HttpRequest&& request, Responder respond) {
         return post ? create_order(call) : method_not_allowed();
       }
       std::string id = segment(2);
-      if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding", "order_id"});
+      if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding or not valid UTF-8", "order_id"});
       if (parts.size() == 3) {
         call->route = "/v1/orders/{order_id}";
         if (req.method == "PATCH") return update_order(call, id);
@@ -134,14 +134,14 @@ void Api::handle(HttpRequest&& request, Responder respond) {
       if (parts.size() == 4 && parts[3] == "void") {
         call->route = "/v1/shipments/{shipment_id}/void";
         std::string id = segment(2);
-        if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding", "shipment_id"});
+        if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding or not valid UTF-8", "shipment_id"});
         return post ? void_shipment(call, id) : method_not_allowed();
       }
       if (parts.size() == 3) {
         call->route = "/v1/shipments/{shipment_id}";
         if (!get) return method_not_allowed();
         std::string id = segment(2);
-        if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding", "shipment_id"});
+        if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding or not valid UTF-8", "shipment_id"});
         auto json = actors::read_shipment_json(engine_.store(), id);
         return json ? call->finish(HttpResponse{200, "application/json", *json, {}}) : call->fail(json.status());
       }
@@ -156,7 +156,7 @@ void Api::handle(HttpRequest&& request, Responder respond) {
       if (parts.size() == 4 && parts[3] == "resolve") {
         call->route = "/v1/exceptions/{shipment_id}/resolve";
         std::string id = segment(2);
-        if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding", "shipment_id"});
+        if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding or not valid UTF-8", "shipment_id"});
         return post ? resolve_exception(call, id) : method_not_allowed();
       }
     } else if (parts[1] == "carriers") {
@@ -207,6 +207,13 @@ bool Api::begin_idempotent(const CallPtr& call) {
     call->fail({Code::invalid_argument, "must be at most 255 characters", "Idempotency-Key"});
     return false;
   }
+  // A key is an opaque printable ASCII string (a Structured Field sString); other
+  // bytes would be stored and answered back in problem details as they came.
+  for (unsigned char c : key)
+    if (c < 0x20 || c > 0x7e) {
+      call->fail({Code::invalid_argument, "must be printable ASCII", "Idempotency-Key"});
+      return false;
+    }
   std::string record_key = actors::keys::idempotency("key", key);
   uint64_t hash = fnv1a64(call->req.body, fnv1a64(call->req.method + ' ' + call->req.target));
   if (!locks_.try_acquire(record_key)) {

@@ -108,6 +108,8 @@ std::map<std::string, Setter> setters(Config& c, std::string* listen) {
       {"tracking.recycle_window_days", bind_min<int64_t>(&c.api.tracking.recycle_window_days, 1)},
       {"tracking.pre_ship_days", bind_min<int64_t>(&c.api.tracking.pre_ship_days, 0)},
       {"fault_injection.crash_after_booking_answers", bind_min(&e.booking.crash_after_booking_answers, 0)},
+      {"fault_injection.crash_after_commits", bind_min(&e.crash_after_commits, 0)},
+      {"fault_injection.crash_after_webhook_deliveries", bind_min(&c.api.webhooks.crash_after_deliveries, 0)},
       {"intake.sources_dir", bind(&c.api.intake.sources_dir)},
       {"intake.watch", bind(&c.api.intake.watch)},
       {"intake.drop_dir", bind(&c.api.intake.drop_dir)},

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -139,7 +141,14 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions& options, Metr
   auto writer_options = options.writer;
   auto* listener = &impl->commit_listener;
   auto user_observer = writer_options.observer;
-  writer_options.observer = [metrics, listener, user_observer](size_t n, size_t bytes, double secs) {
+  // The observer runs on the writer thread after the batch is durable and before its
+  // completions are handed on, so this crash point loses answers, never data.
+  auto crash_after = options.crash_after_commits;
+  auto commits = std::make_shared<std::atomic<int64_t>>(0);
+  if (crash_after > 0) spdlog::warn("fault injection: the process dies after committed batch #{}", crash_after);
+  writer_options.observer = [metrics, listener, user_observer, crash_after, commits](size_t n, size_t bytes,
+                                                                                     double secs) {
+    if (crash_after > 0 && commits->fetch_add(1) + 1 == crash_after) std::_Exit(137);
     if (metrics) metrics->observe_commit(n, bytes, secs);
     if (user_observer) user_observer(n, bytes, secs);
     if (auto fn = std::atomic_load(listener)) (*fn)();

@@ -51,6 +51,14 @@ std::string lower_media_type(std::string_view v) {
   return out;
 }
 
+// Size of a request head as sent, at least: request line, "name: value" lines and the
+// blank line (optional whitespace around values is not counted).
+size_t head_bytes(const http::request<http::string_body>& msg) {
+  size_t n = msg.method_string().size() + 1 + msg.target().size() + 1 + 8 + 2 + 2;
+  for (auto& f : msg) n += f.name_string().size() + 2 + f.value().size() + 2;
+  return n;
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, HttpServer::Impl& server)
@@ -88,6 +96,11 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec == net::error::connection_reset || ec == net::error::eof) return close();
       return reply_error(400, {Code::invalid_argument, "malformed HTTP request: " + ec.message()});
     }
+    // Beast enforces header_limit only while the end of the head has not arrived yet:
+    // a head that comes in one read is parsed whole, however large. Measure it again.
+    if (head_bytes(parser_->get()) > server_.options.max_header_bytes)
+      return reply_error(431, {Code::invalid_argument, "request headers exceed " +
+                                   std::to_string(server_.options.max_header_bytes) + " bytes", "headers"});
     auto msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     HttpRequest req;

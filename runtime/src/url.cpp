@@ -1,5 +1,7 @@
 #include "waybill/runtime/url.hpp"
 
+#include <simdjson.h>
+
 namespace waybill::runtime {
 
 namespace {
@@ -25,6 +27,7 @@ std::optional<std::string> percent_decode(std::string_view s) {
     out += static_cast<char>(hi * 16 + lo);
     i += 2;
   }
+  if (!simdjson::validate_utf8(out.data(), out.size())) return std::nullopt;
   return out;
 }
 

@@ -1,6 +1,8 @@
 #include "waybill/runtime/webhooks.hpp"
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <future>
 #include <map>
@@ -95,6 +97,7 @@ struct WebhookDispatcher::Impl {
   std::map<std::string, std::shared_ptr<Sub>> subs;
   WebhookStats stats;
   std::mt19937_64 rng{std::random_device{}()};
+  std::atomic<int64_t> deliveries{0};  // successful ones, for crash_after_deliveries
   std::thread thread;
 
   Impl(storage::Store& s, storage::GroupCommitWriter& w, HttpClient& c, WebhookOptions o)
@@ -177,6 +180,8 @@ struct WebhookDispatcher::Impl {
     } else {
       stats.failed_attempts.fetch_add(1, std::memory_order_relaxed);
     }
+    if (ok && options.crash_after_deliveries > 0 && deliveries.fetch_add(1) + 1 == options.crash_after_deliveries)
+      std::_Exit(137);  // injected crash point: delivered, cursor not yet persisted
     std::vector<storage::WriteOp> ops;
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -288,6 +293,8 @@ WebhookDispatcher::~WebhookDispatcher() { stop(); }
 
 Status WebhookDispatcher::start() {
   auto& s = *impl_;
+  if (s.options.crash_after_deliveries > 0)
+    spdlog::warn("fault injection: the process dies after webhook delivery #{}", s.options.crash_after_deliveries);
   Status bad;
   auto st = s.store.scan_prefix(Column::subscriptions, "s/", s.options.max_subscriptions,
                                 [&](std::string_view, std::string_view v) {

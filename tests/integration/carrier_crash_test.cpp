@@ -7,7 +7,6 @@
 // instead of booking again. The sim's label ledger (GET /labels) is the oracle.
 //
 //   WAYBILL_CARRIER_SEED  seed of the kill moments and the sim (default: random, printed)
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
@@ -79,28 +78,6 @@ std::vector<std::string> strings_at(const Json& doc, const char* pointer) {
   return out;
 }
 
-// Waits for a child to end on its own, without reaping it (ServerProcess reaps it).
-ExitStatus wait_for_own_exit(pid_t pid, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    siginfo_t info{};
-    if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid) {
-      ExitStatus e;
-      if (info.si_code == CLD_EXITED) {
-        e.exited = true;
-        e.code = info.si_status;
-      } else {
-        e.signal = info.si_status;
-      }
-      return e;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  ExitStatus e;
-  e.timed_out = true;
-  return e;
-}
-
 // Checks the shipments against the sim's ledger: no reference with two live bookings,
 // every booked shipment holds exactly its reference's labels, no label without a
 // booked shipment. Returns the number of labels booked shipments hold.
@@ -157,7 +134,7 @@ TEST(CarrierCrash, CrashAfterLabelSoldResolvesByLookupToTheSameLabel) {
     auto pack = client.post("/v1/orders/KA-1/pack", "");
     EXPECT_TRUE(pack.status == 200 || !pack.answered()) << pack.describe();
   }
-  auto exit = wait_for_own_exit(w.pid(), 15s);
+  auto exit = wait_for_exit_without_reaping(w.pid(), 15s);
   ASSERT_FALSE(exit.timed_out) << "waybilld did not die at the injected crash point";
   EXPECT_TRUE((exit.exited && exit.code == 137) || exit.signal != 0) << exit.describe();
   EXPECT_NE(w.log().find("fault injection"), std::string::npos);

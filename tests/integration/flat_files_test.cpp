@@ -184,9 +184,14 @@ TEST(FlatFiles, CrashMidFileIsSafe) {
   ASSERT_TRUE(server.restart());
   ASSERT_TRUE(wait_for_file(dir / "processed" / "big.csv", 60s)) << server.log();
   HttpClient after(server.host(), server.port());
-  auto metrics = after.get("/metrics").body;
-  auto accepted = metric_value(metrics, "waybill_intake_rows_total{outcome=\"accepted\"}").value_or(-1);
-  auto duplicate = metric_value(metrics, "waybill_intake_rows_total{outcome=\"duplicate\"}").value_or(-1);
+  // The row counters move right after the file does: poll them briefly.
+  double accepted = -1, duplicate = -1;
+  for (int i = 0; i < 250 && accepted + duplicate != kRows; ++i) {
+    if (i) std::this_thread::sleep_for(20ms);
+    auto metrics = after.get("/metrics").body;
+    accepted = metric_value(metrics, "waybill_intake_rows_total{outcome=\"accepted\"}").value_or(-1);
+    duplicate = metric_value(metrics, "waybill_intake_rows_total{outcome=\"duplicate\"}").value_or(-1);
+  }
   EXPECT_GT(duplicate, 0) << "orders created before the kill count as duplicates";
   EXPECT_EQ(accepted + duplicate, kRows);
   for (int i = 0; i < kRows; i += 97) EXPECT_EQ(after.get("/v1/orders/" + id(i)).status, 200) << id(i);

@@ -276,5 +276,20 @@ TEST(Config, ShippedConfigIsTheDefaults) {
   EXPECT_EQ(r->api.exports.max_catch_up_days, d->api.exports.max_catch_up_days);
 }
 
+// Crash points are off unless named, and a negative count is refused naming the key.
+TEST(Config, FaultInjectionKeys) {
+  auto d = parse_config("");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->engine.crash_after_commits, 0);
+  EXPECT_EQ(d->api.webhooks.crash_after_deliveries, 0);
+  EXPECT_EQ(d->engine.booking.crash_after_booking_answers, 0);
+  auto on = parse_config("fault_injection:\n  crash_after_commits: 7\n  crash_after_webhook_deliveries: 3\n");
+  ASSERT_TRUE(on.ok()) << on.status().message();
+  EXPECT_EQ(on->engine.crash_after_commits, 7);
+  EXPECT_EQ(on->api.webhooks.crash_after_deliveries, 3);
+  expect_error(parse_config("fault_injection:\n  crash_after_commits: -1\n"), "fault_injection.crash_after_commits",
+               "at least");
+}
+
 }  // namespace
 }  // namespace waybill::runtime

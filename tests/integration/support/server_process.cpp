@@ -260,4 +260,26 @@ ExitStatus ServerProcess::terminate(std::chrono::milliseconds timeout) {
   return e;
 }
 
+ExitStatus wait_for_exit_without_reaping(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    siginfo_t info{};
+    if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid) {
+      ExitStatus e;
+      if (info.si_code == CLD_EXITED) {
+        e.exited = true;
+        e.code = info.si_status;
+      } else {
+        e.signal = info.si_status;
+      }
+      return e;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  ExitStatus e;
+  e.timed_out = true;
+  return e;
+}
+
+
 }  // namespace waybill::itest

@@ -35,6 +35,10 @@ struct ExitStatus {
   std::string describe() const;
 };
 
+/// Waits, bounded, for a child to end on its own (e.g. at an injected crash point)
+/// without reaping it, so that ServerProcess::kill() still reaps it.
+ExitStatus wait_for_exit_without_reaping(pid_t pid, std::chrono::milliseconds timeout);
+
 class ServerProcess {
  public:
   struct Options {

@@ -56,6 +56,9 @@ struct EngineOptions {
   BookingOptions booking;
   /// Shipment SLA deadlines and the scanner that fires them.
   SlaTimerOptions sla;
+  /// Crash tests only: die right after the Nth committed write batch, before any of its
+  /// completions (answers, effects) run. Default: 0 (off).
+  int crash_after_commits = 0;
 };
 
 class Engine {

@@ -8,7 +8,9 @@
 
 namespace waybill::runtime {
 
-/// Decodes %XX escapes; nullopt on a malformed escape. '+' is kept as is.
+/// Decodes %XX escapes; nullopt on a malformed escape or when the result is not valid
+/// UTF-8 (ids and query values end up in JSON answers, which must stay valid). '+' is
+/// kept as is.
 std::optional<std::string> percent_decode(std::string_view s);
 /// Encodes everything but unreserved characters (A-Z a-z 0-9 - . _ ~).
 std::string percent_encode(std::string_view s);

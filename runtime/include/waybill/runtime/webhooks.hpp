@@ -38,6 +38,9 @@ struct WebhookOptions {
   size_t max_scan = 2000;
   /// CloudEvents "source". Default: "/waybill".
   std::string source = "/waybill";
+  /// Crash tests only: die right after the Nth successful delivery, before the cursor
+  /// move is written. Default: 0 (off).
+  int crash_after_deliveries = 0;
 };
 
 /// Delivery counters and observers for the metrics module (observers set before start()).
