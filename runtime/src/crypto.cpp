@@ -59,6 +59,12 @@ bool equal_constant_time(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+bool carrier_signature_matches(std::string_view secret, std::string_view body, std::string_view header) {
+  constexpr std::string_view prefix = "sha256=";
+  if (header.substr(0, prefix.size()) != prefix) return false;
+  return equal_constant_time(header.substr(prefix.size()), to_hex(hmac_sha256(secret, body)));
+}
+
 std::string random_base64(size_t n) {
   std::vector<unsigned char> buf(n);
   RAND_bytes(buf.data(), static_cast<int>(n));
