@@ -9,11 +9,19 @@ namespace waybill::actors {
 
 struct RequestTemplate::Node {
   enum class Kind { object, array, literal_string, literal_number, literal_bool, placeholder, interpolated, each };
+  // A named member of an object. Not a std::pair: libstdc++'s pair needs a complete
+  // Node, which clang enforces.
+  struct Field;
   Kind kind = Kind::literal_string;
   std::string text;                                   // literal text, placeholder path, or $each collection
-  std::vector<std::pair<std::string, Node>> fields;   // object
+  std::vector<Field> fields;                          // object
   std::vector<Node> items;                            // array; $each has one item template
   std::vector<std::pair<bool, std::string>> pieces;   // interpolated: (is_path, text)
+};
+
+struct RequestTemplate::Node::Field {
+  std::string key;
+  Node value;
 };
 
 namespace {
@@ -38,7 +46,7 @@ Result<TNode> compile_node(const YAML::Node& y, const std::string& where) {
       auto key = it->first.as<std::string>();
       auto child = compile_node(it->second, where + "." + key);
       if (!child) return child.status();
-      n.fields.emplace_back(key, std::move(*child));
+      n.fields.push_back({key, std::move(*child)});
     }
     return n;
   }
