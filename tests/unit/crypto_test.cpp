@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "waybill/runtime/crypto.hpp"
+#include "waybill/runtime/webhooks.hpp"
 
 namespace waybill::runtime {
 namespace {
@@ -29,6 +30,17 @@ TEST(Crypto, Base64RoundTrip) {
   EXPECT_EQ(base64_decode("Zm9vYg=="), "foob");
   EXPECT_EQ(base64_decode("Zm9vYmE="), "fooba");
   EXPECT_EQ(base64_decode("Zm9"), "");  // not a multiple of 4
+}
+
+// "====" once decoded to a length of 3 - 4 bytes: std::length_error. A subscription
+// secret "whsec_============" passed intake and threw at every delivery signature.
+TEST(Crypto, Base64PaddingIsAtMostTwoTrailingSigns) {
+  for (std::string_view bad : {"====", "A===", "========", "Zm9v====", "=AAA", "AA=A", "Zm9v=Zm9"})
+    EXPECT_EQ(base64_decode(bad), "") << bad;
+  EXPECT_EQ(base64_decode("AA=="), std::string(1, '\0'));
+  std::string header;
+  EXPECT_NO_THROW(header = sign_webhook({"whsec_============"}, "msg_1", 1764324000, "{}"));
+  EXPECT_EQ(header, "v1," + base64_encode(hmac_sha256("", "msg_1.1764324000.{}")));
 }
 
 }  // namespace
