@@ -1,5 +1,7 @@
 #include "waybill/actors/carrier_mapping.hpp"
 
+#include <charconv>
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <simdjson.h>
@@ -185,8 +187,11 @@ void collect(simdjson::dom::element e, const std::vector<std::string>& segs, siz
       for (auto child : arr) collect(child, segs, i + 1, out, limit);
       return;
     }
-    if (seg.empty() || seg.find_first_not_of("0123456789") != std::string::npos) return;
-    auto child = arr.at(std::stoul(seg));
+    // An index too large for size_t matches nothing, like any index past the end.
+    size_t index = 0;
+    auto [end, ec] = std::from_chars(seg.data(), seg.data() + seg.size(), index);
+    if (seg.empty() || ec != std::errc() || end != seg.data() + seg.size()) return;
+    auto child = arr.at(index);
     if (!child.error()) collect(child.value(), segs, i + 1, out, limit);
     return;
   }
