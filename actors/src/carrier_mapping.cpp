@@ -1,5 +1,7 @@
 #include "waybill/actors/carrier_mapping.hpp"
 
+#include <charconv>
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <simdjson.h>
@@ -9,11 +11,19 @@ namespace waybill::actors {
 
 struct RequestTemplate::Node {
   enum class Kind { object, array, literal_string, literal_number, literal_bool, placeholder, interpolated, each };
+  // A named member of an object. Not a std::pair: libstdc++'s pair needs a complete
+  // Node, which clang enforces.
+  struct Field;
   Kind kind = Kind::literal_string;
   std::string text;                                   // literal text, placeholder path, or $each collection
-  std::vector<std::pair<std::string, Node>> fields;   // object
+  std::vector<Field> fields;                          // object
   std::vector<Node> items;                            // array; $each has one item template
   std::vector<std::pair<bool, std::string>> pieces;   // interpolated: (is_path, text)
+};
+
+struct RequestTemplate::Node::Field {
+  std::string key;
+  Node value;
 };
 
 namespace {
@@ -38,7 +48,7 @@ Result<TNode> compile_node(const YAML::Node& y, const std::string& where) {
       auto key = it->first.as<std::string>();
       auto child = compile_node(it->second, where + "." + key);
       if (!child) return child.status();
-      n.fields.emplace_back(key, std::move(*child));
+      n.fields.push_back({key, std::move(*child)});
     }
     return n;
   }
@@ -177,8 +187,11 @@ void collect(simdjson::dom::element e, const std::vector<std::string>& segs, siz
       for (auto child : arr) collect(child, segs, i + 1, out, limit);
       return;
     }
-    if (seg.empty() || seg.find_first_not_of("0123456789") != std::string::npos) return;
-    auto child = arr.at(std::stoul(seg));
+    // An index too large for size_t matches nothing, like any index past the end.
+    size_t index = 0;
+    auto [end, ec] = std::from_chars(seg.data(), seg.data() + seg.size(), index);
+    if (seg.empty() || ec != std::errc() || end != seg.data() + seg.size()) return;
+    auto child = arr.at(index);
     if (!child.error()) collect(child.value(), segs, i + 1, out, limit);
     return;
   }

@@ -152,8 +152,10 @@ Result<PolledEvents> map_tracking_answer(const TrackingPollOptions& poll,
   for (size_t i = 0; i < items->size(); ++i) {
     std::string where = "events[" + std::to_string(i) + "]";
     if (out.milestones.size() >= poll.max_events) {
-      out.skipped.push_back({Code::payload_too_large, "more than " + std::to_string(poll.max_events) + " events", where});
-      break;  // one report for the rest: `skipped` stays bounded
+      // One report for the rest, if there is room: `skipped` stays within max_events.
+      if (out.skipped.size() < poll.max_events)
+        out.skipped.push_back({Code::payload_too_large, "more than " + std::to_string(poll.max_events) + " events", where});
+      break;
     }
     fb::MilestoneT m;
     auto st = map_event(r, codes, (*items)[i], where, &m);

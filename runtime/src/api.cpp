@@ -370,25 +370,10 @@ void Api::route_milestone(const CallPtr& call, const std::string& shipment_id, a
 // NDJSON: one milestone per line. Lines are validated and routed independently; all
 // lines of one shipment travel in one actor message and commit in one write.
 void Api::track_ndjson(const CallPtr& call) {
-  std::string_view body = call->req.body;
-  std::vector<std::string_view> lines;
-  std::vector<size_t> numbers;
-  size_t number = 0;
-  for (size_t pos = 0; pos < body.size();) {
-    size_t end = body.find('\n', pos);
-    if (end == std::string_view::npos) end = body.size();
-    std::string_view line = body.substr(pos, end - pos);
-    pos = end + 1;
-    ++number;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
-    if (lines.size() == options_.max_ndjson_lines)
-      return call->fail({Code::payload_too_large,
-                         "more than " + std::to_string(options_.max_ndjson_lines) + " lines", "body"});
-    lines.push_back(line);
-    numbers.push_back(number);
-  }
-  if (lines.empty()) return call->fail({Code::invalid_argument, "no milestones in the body", "body"});
+  auto split = split_ndjson(call->req.body, options_.max_ndjson_lines);
+  if (!split) return call->fail(split.status());
+  auto& lines = split->lines;
+  auto& numbers = split->numbers;
   if (!begin_idempotent(call)) return;
 
   auto batch = std::make_shared<actors::TrackingBatch>(numbers, [this, call](std::vector<actors::LineResult>& r) {

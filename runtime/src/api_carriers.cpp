@@ -24,12 +24,6 @@ void send_shipment_command(Engine& engine, const Api::CallPtr& call, const std::
   if (!st.ok()) call->fail(st);
 }
 
-bool hmac_matches(const std::string& secret, const std::string& body, std::string_view header) {
-  constexpr std::string_view prefix = "sha256=";
-  if (header.substr(0, prefix.size()) != prefix) return false;
-  return equal_constant_time(header.substr(prefix.size()), to_hex(hmac_sha256(secret, body)));
-}
-
 }  // namespace
 
 void Api::void_shipment(const CallPtr& call, const std::string& shipment_id) {
@@ -151,7 +145,7 @@ void Api::carrier_webhook(const CallPtr& call, const std::string& carrier) {
   if (wh.secret.empty() || wh.tracking_number.empty())
     return call->fail({Code::not_found, "carrier '" + carrier + "' has no webhook mapping", "carrier"});
   // Reject unsigned or forged pushes before reading them.
-  if (!hmac_matches(wh.secret, call->req.body, call->req.header(wh.signature_header)))
+  if (!carrier_signature_matches(wh.secret, call->req.body, call->req.header(wh.signature_header)))
     return call->finish(HttpResponse{401, "application/problem+json",
                                      actors::render_problem(401, {Code::invalid_argument, "signature does not match", wh.signature_header}),
                                      {}});

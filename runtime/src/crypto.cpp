@@ -45,18 +45,27 @@ std::string base64_encode(std::string_view bytes) {
 
 std::string base64_decode(std::string_view in) {
   if (in.size() % 4 != 0) return {};
+  // EVP_DecodeBlock reads '=' as zero bits anywhere and counts padding as output: only
+  // one or two trailing '=' are padding, anything else is malformed.
+  size_t pad = 0;
+  for (auto it = in.rbegin(); it != in.rend() && *it == '='; ++it) ++pad;
+  if (pad > 2 || in.find('=') < in.size() - pad) return {};
   std::string out(3 * in.size() / 4 + 3, '\0');
   int len = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                             reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  if (len < 0) return {};
-  size_t pad = 0;
-  for (auto it = in.rbegin(); it != in.rend() && *it == '='; ++it) ++pad;
+  if (len < 0 || static_cast<size_t>(len) < pad) return {};
   out.resize(static_cast<size_t>(len) - pad);
   return out;
 }
 
 bool equal_constant_time(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool carrier_signature_matches(std::string_view secret, std::string_view body, std::string_view header) {
+  constexpr std::string_view prefix = "sha256=";
+  if (header.substr(0, prefix.size()) != prefix) return false;
+  return equal_constant_time(header.substr(prefix.size()), to_hex(hmac_sha256(secret, body)));
 }
 
 std::string random_base64(size_t n) {

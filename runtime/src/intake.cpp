@@ -525,4 +525,24 @@ Result<MilestoneInput> parse_milestone(std::string_view body, const IntakeLimits
   return in;
 }
 
+Result<NdjsonLines> split_ndjson(std::string_view body, size_t max_lines) {
+  NdjsonLines out;
+  size_t number = 0;
+  for (size_t pos = 0; pos < body.size();) {
+    size_t end = body.find('\n', pos);
+    if (end == std::string_view::npos) end = body.size();
+    std::string_view line = body.substr(pos, end - pos);
+    pos = end + 1;
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    if (out.lines.size() == max_lines)
+      return Status{Code::payload_too_large, "more than " + std::to_string(max_lines) + " lines", "body"};
+    out.lines.push_back(line);
+    out.numbers.push_back(number);
+  }
+  if (out.lines.empty()) return Status{Code::invalid_argument, "no milestones in the body", "body"};
+  return out;
+}
+
 }  // namespace waybill::runtime

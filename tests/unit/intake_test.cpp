@@ -495,5 +495,28 @@ TEST(IntakeValidateId, Rules) {
   }
 }
 
+TEST(IntakeNdjson, SplitsLinesKeepingTheirNumbers) {
+  auto r = split_ndjson("{\"a\":1}\r\n\n  \t\r\n{\"b\":2}\n{\"c\":3}", 10);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->lines.size(), 3u);
+  EXPECT_EQ(r->lines[0], "{\"a\":1}");  // CR of CR LF dropped
+  EXPECT_EQ(r->lines[1], "{\"b\":2}");
+  EXPECT_EQ(r->lines[2], "{\"c\":3}");  // no final line break needed
+  EXPECT_EQ(r->numbers, (std::vector<size_t>{1, 4, 5}));  // blank lines still count
+}
+
+TEST(IntakeNdjson, EmptyAndOversizedBodies) {
+  for (std::string_view body : {"", "\n", " \t\r\n\r\n"}) {
+    auto r = split_ndjson(body, 10);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Code::invalid_argument);
+    EXPECT_EQ(r.status().field(), "body");
+  }
+  EXPECT_TRUE(split_ndjson("1\n2\n\n", 2).ok());
+  auto r = split_ndjson("1\n2\n3", 2);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::payload_too_large);
+}
+
 }  // namespace
 }  // namespace waybill::runtime

@@ -245,6 +245,16 @@ TEST(TrackingPollAnswer, EventsPerAnswerAreBounded) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_TRUE(r->milestones.empty());
   EXPECT_EQ(r->skipped.size(), 4u);
+  // Bad events first, then more good ones than the bound: still at most 4 reports.
+  body = R"({"events":[)";
+  for (int i = 0; i < 10; ++i)
+    body += std::string(i ? "," : "") + (i < 4 ? R"({"code":"??","ts":"2026-11-28T10:00:00Z"})"
+                                               : R"({"code":"IT","ts":"2026-11-28T10:00:00Z"})");
+  body += "]}";
+  r = map_tracking_answer(p.tracking_poll, p.codes, body);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->milestones.size(), 4u);
+  EXPECT_EQ(r->skipped.size(), 4u);
 }
 
 TEST(TrackingPollAnswer, AnswerWithoutEventsArrayIsAnError) {

@@ -17,6 +17,9 @@ std::string base64_encode(std::string_view bytes);
 std::string base64_decode(std::string_view text);
 /// Constant-time equality (for comparing signatures).
 bool equal_constant_time(std::string_view a, std::string_view b);
+/// A carrier's signed push: `header` is "sha256=" and the lower-case hex HMAC-SHA256 of
+/// `body` under `secret`, compared in constant time.
+bool carrier_signature_matches(std::string_view secret, std::string_view body, std::string_view header);
 /// `n` random bytes, base64-encoded (secrets).
 std::string random_base64(size_t n);
 

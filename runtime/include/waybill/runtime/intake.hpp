@@ -56,4 +56,14 @@ struct MilestoneInput {
 /// One tracking milestone (a JSON object); `received_us` is stamped by the caller.
 Result<MilestoneInput> parse_milestone(std::string_view body, const IntakeLimits& limits);
 
+/// The non-blank lines of an NDJSON body (LF or CR LF separated; lines of only spaces
+/// and tabs are skipped) with their 1-based line numbers, views into `body`.
+struct NdjsonLines {
+  std::vector<std::string_view> lines;
+  std::vector<size_t> numbers;
+};
+/// Fails with payload_too_large past `max_lines` non-blank lines, and with
+/// invalid_argument when there is none.
+Result<NdjsonLines> split_ndjson(std::string_view body, size_t max_lines);
+
 }  // namespace waybill::runtime
