@@ -135,7 +135,13 @@ TEST(FlatFiles, DroppedCsvBecomesOrdersOnceWithRejectReport) {
     auto events = Json::parse(client.get(std::string("/v1/events?type=order.received&order_id=") + id).body);
     EXPECT_EQ(events.size("/events"), 1u) << id << ": " << events.dump();
   }
-  auto metrics = client.get("/metrics").body;
+  // The counters move just after the file (the file is what the scan hands over).
+  std::string metrics;
+  for (int i = 0; i < 100; ++i) {
+    metrics = client.get("/metrics").body;
+    if (metric_value(metrics, "waybill_intake_files_total{outcome=\"skipped\"}") == 2) break;
+    std::this_thread::sleep_for(50ms);
+  }
   EXPECT_EQ(metric_value(metrics, "waybill_intake_files_total{outcome=\"processed\"}"), 1);
   EXPECT_EQ(metric_value(metrics, "waybill_intake_files_total{outcome=\"skipped\"}"), 2);
   EXPECT_EQ(metric_value(metrics, "waybill_intake_rows_total{outcome=\"accepted\"}"), 4);
@@ -149,7 +155,11 @@ TEST(FlatFiles, DroppedCsvBecomesOrdersOnceWithRejectReport) {
   ASSERT_EQ(later.size(), 2u);
   EXPECT_EQ(later[1].rfind("3,FF-1,Document Number,order already exists with a different body", 0), 0u) << later[1];
   EXPECT_EQ(client.get("/v1/orders/FF-7").status, 200);
-  metrics = client.get("/metrics").body;
+  for (int i = 0; i < 100; ++i) {
+    metrics = client.get("/metrics").body;
+    if (metric_value(metrics, "waybill_intake_rows_total{outcome=\"duplicate\"}") == 1) break;
+    std::this_thread::sleep_for(50ms);
+  }
   EXPECT_EQ(metric_value(metrics, "waybill_intake_rows_total{outcome=\"duplicate\"}"), 1);
   EXPECT_EQ(Json::parse(client.get("/v1/orders/FF-1").body).int64("/lines/0/qty"), 2);
 
