@@ -59,7 +59,7 @@ mkdir -p "$logs"
 common="halt_on_error=1:log_path=$logs/report"
 export ASAN_OPTIONS="$common:detect_leaks=1:abort_on_error=0:strict_init_order=1:detect_stack_use_after_return=0"
 export UBSAN_OPTIONS="$common:print_stacktrace=1"
-export TSAN_OPTIONS="$common:second_deadlock_stack=1"
+export TSAN_OPTIONS="$common:second_deadlock_stack=1:suppressions=$PWD/scripts/sanitizers/tsan.supp"
 
 status=0
 ctest --test-dir "$dir" --output-on-failure -j"$(nproc)" "${select[@]}" "$@" || status=$?
