@@ -4,6 +4,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -46,8 +47,13 @@ struct Endpoint {
 
 struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
   HttpClientOptions options;
-  net::io_context ioc;
-  net::executor_work_guard<net::io_context::executor_type> guard{ioc.get_executor()};
+  // Queued handlers own their Exchange, which owns a reference to this Impl: stop()
+  // destroys the context (and so the handlers) to break that cycle. `stopped` and the
+  // context are guarded by `stop_mutex` (shared by submit, exclusive in stop()).
+  std::shared_mutex stop_mutex;
+  bool stopped = false;
+  std::unique_ptr<net::io_context> ioc = std::make_unique<net::io_context>();
+  net::executor_work_guard<net::io_context::executor_type> guard{ioc->get_executor()};
   std::vector<std::thread> threads;
   std::mutex endpoints_mutex;
   std::map<std::string, std::shared_ptr<Endpoint>> endpoints;
@@ -166,6 +172,8 @@ void HttpClient::Impl::run(std::shared_ptr<Endpoint> ep, std::unique_ptr<Connect
 }
 
 void HttpClient::Impl::submit(Pending p) {
+  std::shared_lock<std::shared_mutex> running(stop_mutex);
+  if (stopped) return;  // dropped unanswered, like a request under way at stop()
   auto ep = endpoint(p.request);
   std::unique_lock<std::mutex> lock(ep->mutex);
   while (!ep->idle.empty()) {
@@ -182,7 +190,7 @@ void HttpClient::Impl::submit(Pending p) {
   if (ep->open < options.max_connections_per_endpoint) {
     ++ep->open;
     lock.unlock();
-    return run(ep, std::make_unique<Connection>(ioc), true, std::move(p));
+    return run(ep, std::make_unique<Connection>(*ioc), true, std::move(p));
   }
   if (ep->waiting.size() < options.max_waiting_per_endpoint) {
     ep->waiting.push_back(std::move(p));
@@ -203,7 +211,7 @@ void HttpClient::Impl::release(const std::shared_ptr<Endpoint>& ep, std::unique_
     ep->waiting.pop_front();
     lock.unlock();
     if (conn) return run(ep, std::move(conn), false, std::move(next));
-    return run(ep, std::make_unique<Connection>(ioc), true, std::move(next));
+    return run(ep, std::make_unique<Connection>(*ioc), true, std::move(next));
   }
   if (conn) {
     conn->idle_since = Clock::now();
@@ -215,20 +223,36 @@ void HttpClient::Impl::release(const std::shared_ptr<Endpoint>& ep, std::unique_
 
 HttpClient::HttpClient(HttpClientOptions options) : impl_(std::make_shared<Impl>()) {
   impl_->options = options;
-  for (int i = 0; i < std::max(1, options.threads); ++i) impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
+  for (int i = 0; i < std::max(1, options.threads); ++i) impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc->run(); });
 }
 
 HttpClient::~HttpClient() { stop(); }
 
 void HttpClient::stop() {
-  if (impl_->threads.empty()) return;
+  {
+    // From here on submit() drops requests; a callback on a client thread may still
+    // submit one, so the threads are joined without the lock.
+    std::unique_lock<std::shared_mutex> stopping(impl_->stop_mutex);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+  }
   impl_->guard.reset();
-  impl_->ioc.stop();
+  impl_->ioc->stop();
   for (auto& t : impl_->threads)
     if (t.joinable()) t.join();
   impl_->threads.clear();
-  std::lock_guard<std::mutex> lock(impl_->endpoints_mutex);
-  impl_->endpoints.clear();
+  std::map<std::string, std::shared_ptr<Endpoint>> endpoints;
+  {
+    std::lock_guard<std::mutex> lock(impl_->endpoints_mutex);
+    endpoints.swap(impl_->endpoints);
+  }
+  for (auto& [name, ep] : endpoints) {
+    ep->idle.clear();
+    ep->waiting.clear();
+  }
+  // Destroys the handlers still queued: their exchanges (and the callbacks they hold,
+  // never to run now) are released here, while their owners are still alive.
+  impl_->ioc.reset();
 }
 
 void HttpClient::send(ClientRequest request, std::function<void(ClientResult)> done) {

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <waybill/schemas/waybill_generated.h>
 
@@ -45,6 +47,14 @@ std::string encode(const T& native) {
 /// Verifies and decodes a binary FlatBuffer into its object-API value.
 template <class T>
 std::optional<T> decode(std::string_view bytes) {
+  // FlatBuffers reads its scalars in place, so they must be aligned; a value straight
+  // from a RocksDB slice or iterator may start at any address: decode a copy then.
+  std::vector<uint64_t> aligned;
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(uint64_t) != 0) {
+    aligned.resize((bytes.size() + sizeof(uint64_t) - 1) / sizeof(uint64_t));
+    std::memcpy(aligned.data(), bytes.data(), bytes.size());
+    bytes = std::string_view(reinterpret_cast<const char*>(aligned.data()), bytes.size());
+  }
   flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   if (!verifier.VerifyBuffer<typename T::TableType>(nullptr)) return std::nullopt;
   T out;

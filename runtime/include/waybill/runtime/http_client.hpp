@@ -65,10 +65,12 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  /// Sends `request`; `done` runs exactly once on a client thread.
+  /// Sends `request`; `done` runs exactly once on a client thread - unless stop()
+  /// comes first: then `done` is destroyed without running.
   void send(ClientRequest request, std::function<void(ClientResult)> done);
   /// Blocking convenience for tools and tests (not for actor threads).
   ClientResult send_sync(ClientRequest request);
+  /// Joins the client threads and drops every request not yet answered.
   void stop();
 
   struct Impl;
