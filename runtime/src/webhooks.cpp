@@ -1,5 +1,7 @@
 #include "waybill/runtime/webhooks.hpp"
 
+#include <cstring>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -138,11 +140,15 @@ struct WebhookDispatcher::Impl {
   std::optional<std::pair<uint64_t, std::string>> next_event(Sub& s, uint64_t from_cursor, uint64_t* scanned_to) {
     std::optional<std::pair<uint64_t, std::string>> found;
     *scanned_to = from_cursor;
+    std::vector<uint64_t> scratch;
     (void)store.scan_from(Column::events, storage::be64(from_cursor + 1), options.max_scan,
                           [&](std::string_view key, std::string_view value) {
                             uint64_t pos = storage::read_be64(key);
                             *scanned_to = pos;
-                            auto ev = flatbuffers::GetRoot<fb::Event>(value.data());
+                            // Iterator memory may be unaligned; FlatBuffers reads in place.
+                            scratch.assign((value.size() + 7) / 8, 0);
+                            std::memcpy(scratch.data(), value.data(), value.size());
+                            auto ev = flatbuffers::GetRoot<fb::Event>(scratch.data());
                             if (!type_matches(s.def, ev->type()->str())) return true;
                             found.emplace(pos, std::string(value));
                             return false;
@@ -165,7 +171,12 @@ struct WebhookDispatcher::Impl {
     req.headers.emplace_back("webhook-id", id);
     req.headers.emplace_back("webhook-timestamp", std::to_string(ts));
     req.headers.emplace_back("webhook-signature", sign_webhook(s->def.secrets, id, ts, body));
-    int64_t event_us = flatbuffers::GetRoot<fb::Event>(stored.data())->time_us();
+    int64_t event_us = 0;  // read from an aligned copy (see next_event)
+    {
+      std::vector<uint64_t> scratch((stored.size() + 7) / 8, 0);
+      std::memcpy(scratch.data(), stored.data(), stored.size());
+      event_us = flatbuffers::GetRoot<fb::Event>(scratch.data())->time_us();
+    }
     client.send(std::move(req),
                 [this, s, pos, replaying, event_us](ClientResult r) { on_result(s, pos, replaying, r, event_us); });
   }
