@@ -181,6 +181,36 @@ void Api::handle(HttpRequest&& request, Responder respond) {
     } else if (parts[1] == "exports" && parts.size() == 2) {
       call->route = "/v1/exports";
       return post ? run_export(call) : method_not_allowed();
+    } else if (parts[1] == "invoices") {
+      if (parts.size() == 2) {
+        call->route = "/v1/invoices";
+        return post ? submit_invoice(call) : method_not_allowed();
+      }
+      if (parts.size() == 3) {
+        call->route = "/v1/invoices/{invoice_id}";
+        std::string id = segment(2);
+        if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding or not valid UTF-8", "invoice_id"});
+        return get ? get_invoice(call, id) : method_not_allowed();
+      }
+    } else if (parts[1] == "disputes") {
+      if (parts.size() == 2) {
+        call->route = "/v1/disputes";
+        return get ? list_disputes(call) : method_not_allowed();
+      }
+      if (parts.size() == 4) {
+        std::string action(parts[3]);
+        if (action != "accept" && action != "reject" && action != "resolve") {
+          call->route = "/v1/disputes/{dispute_id}/{unknown}";
+          return call->fail({Code::not_found, "no such route: the actions are accept, reject and resolve"});
+        }
+        call->route = "/v1/disputes/{dispute_id}/" + action;
+        std::string id = segment(2);
+        if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding or not valid UTF-8", "dispute_id"});
+        return post ? decide_dispute(call, id, action) : method_not_allowed();
+      }
+    } else if (parts[1] == "settlement" && parts.size() == 3 && parts[2] == "summary") {
+      call->route = "/v1/settlement/summary";
+      return get ? settlement_summary(call) : method_not_allowed();
     } else if (parts[1] == "manifests" && parts.size() == 3) {
       call->route = "/v1/manifests/{carrier}";
       return get ? manifest(call, std::string(parts[2])) : method_not_allowed();

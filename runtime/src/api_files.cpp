@@ -21,12 +21,15 @@ Status Api::start_files() {
   exporter_ = std::make_unique<DailyExporter>(engine_.store(), engine_.writer(), options_.exports, file_stats_);
   if (auto st = exporter_->start(); !st.ok()) return st;
   metrics_.attach_files(&file_stats_);
+  invoice_folder_ = std::make_unique<InvoiceFolder>(engine_, options_.invoices);
+  if (auto st = invoice_folder_->start(); !st.ok()) return st;
   return {};
 }
 
 void Api::stop() {
   if (drop_) drop_->stop();
   if (exporter_) exporter_->stop();
+  if (invoice_folder_) invoice_folder_->stop();
 }
 
 // A source-shaped JSON order, mapped by the source's profile, then exactly the path of

@@ -8,7 +8,10 @@
 #include <rapidjson/writer.h>
 
 #include "api_call.hpp"
+#include <map>
+
 #include "waybill/actors/reads.hpp"
+#include "waybill/actors/settlement.hpp"
 #include "waybill/runtime/api.hpp"
 #include "waybill/runtime/event_feed.hpp"
 #include "waybill/runtime/url.hpp"
@@ -54,6 +57,9 @@ void Api::trace(const CallPtr& call, const std::string& order_id) {
   body += "],\"audit\":[";
   size_t n = 0;
   Status bad;
+  // Lineage down to the carrier's invoice lines: the latest state of each line that
+  // billed this order, from its freight.* events.
+  std::map<std::string, std::string> invoice_lines;
   std::string prefix = order_id + '\0';
   auto st = store.scan_prefix(storage::Column::event_index, prefix, limit, [&](std::string_view key, std::string_view) {
     uint64_t pos = storage::read_be64(key.substr(prefix.size()));
@@ -64,10 +70,22 @@ void Api::trace(const CallPtr& call, const std::string& order_id) {
       return false;
     }
     body += (n++ ? "," : "") + render_cloudevent(pos, stored, options_.webhooks.source);
+    if (auto ev = decode<fb::EventT>(stored); ev && ev->kind == fb::EntityKind::invoice && ev->freight && ev->freight->line) {
+      rapidjson::StringBuffer sb;
+      actors::JsonWriter w(sb);
+      w.StartObject();
+      actors::freight_posting(w, *ev->freight);
+      w.EndObject();
+      invoice_lines[actors::dispute_id(ev->freight->carrier, ev->freight->invoice_number, ev->freight->line->line_no)] =
+          std::string(sb.GetString(), sb.GetSize());
+    }
     return true;
   });
   if (!st.ok()) return call->fail(st);
   if (!bad.ok()) return call->fail(bad);
+  body += "],\"invoice_lines\":[";
+  size_t k = 0;
+  for (auto& [id, rendered] : invoice_lines) body += (k++ ? "," : "") + rendered;
   body += "],\"audit_truncated\":" + std::string(n == limit ? "true" : "false") + "}";
   call->finish(HttpResponse{200, "application/json", std::move(body), {}});
 }

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <sstream>
+#include <cstring>
 
 #include <yaml-cpp/yaml.h>
 
@@ -44,6 +45,83 @@ Setter bind_list(std::vector<std::string>* field) {
     for (auto item : node) {
       if (!item.IsScalar() || item.Scalar().empty()) return {Code::invalid_argument, "must be a list of non-empty strings", key};
       field->push_back(item.Scalar());
+    }
+    return {};
+  };
+}
+
+// settlement.tolerances: [{carrier, charge, abs_minor, percent}]; percent is a decimal
+// with at most two places ("1.5"), read exactly into basis points.
+Setter bind_tolerances(std::vector<actors::ToleranceRule>* field) {
+  return [field](const YAML::Node& node, const std::string& key) -> Status {
+    if (!node.IsSequence()) return {Code::invalid_argument, "must be a list of {carrier, charge, abs_minor, percent}", key};
+    field->clear();
+    size_t i = 0;
+    for (auto item : node) {
+      const std::string at = key + "[" + std::to_string(i++) + "]";
+      if (!item.IsMap()) return {Code::invalid_argument, "must be a mapping", at};
+      actors::ToleranceRule r;
+      for (auto kv : item) {
+        auto k = kv.first.as<std::string>();
+        if (!kv.second.IsScalar()) return {Code::invalid_argument, "must be a scalar", at + "." + k};
+        const std::string v = kv.second.Scalar();
+        if (k == "carrier") r.carrier = v;
+        else if (k == "charge") r.charge = v;
+        else if (k == "abs_minor" || k == "percent") {
+          auto n = actors::parse_decimal_minor(v, k == "percent" ? "USD" : "JPY");
+          if (!n.ok() || *n < 0 || (k == "percent" && *n > 100000))
+            return {Code::invalid_argument, k == "percent" ? "must be 0..1000 with at most two decimals" : "must be a whole number >= 0", at + "." + k};
+          (k == "percent" ? r.percent_bp : r.abs_minor) = *n;
+        } else {
+          return {Code::invalid_argument, "unknown key", at + "." + k};
+        }
+      }
+      field->push_back(std::move(r));
+    }
+    return {};
+  };
+}
+
+// settlement.charges: [{carrier, code, evidence: [...], contract_minor}]. An entry
+// replaces the built-in rule with the same carrier and code; others are added.
+Setter bind_charge_rules(std::vector<actors::ChargeRule>* field) {
+  return [field](const YAML::Node& node, const std::string& key) -> Status {
+    if (!node.IsSequence()) return {Code::invalid_argument, "must be a list of {carrier, code, evidence, contract_minor}", key};
+    size_t i = 0;
+    for (auto item : node) {
+      const std::string at = key + "[" + std::to_string(i++) + "]";
+      if (!item.IsMap()) return {Code::invalid_argument, "must be a mapping", at};
+      actors::ChargeRule r;
+      for (auto kv : item) {
+        auto k = kv.first.as<std::string>();
+        if (k == "evidence") {
+          if (!kv.second.IsSequence()) return {Code::invalid_argument, "must be a list of evidence tokens", at + ".evidence"};
+          for (auto e : kv.second) {
+            static const char* const kinds[] = {"quote", "always", "status:", "category:", "raw:", "package:oversize", "party:residential"};
+            std::string token = e.IsScalar() ? e.Scalar() : "";
+            bool known = false;
+            for (auto* kind : kinds) known = known || token == kind || (std::string(kind).back() == ':' && token.rfind(kind, 0) == 0 && token.size() > std::strlen(kind));
+            if (!known) return {Code::invalid_argument, "unknown evidence '" + token + "'", at + ".evidence"};
+            r.evidence.push_back(token);
+          }
+          continue;
+        }
+        if (!kv.second.IsScalar()) return {Code::invalid_argument, "must be a scalar", at + "." + k};
+        const std::string v = kv.second.Scalar();
+        if (k == "carrier") r.carrier = v;
+        else if (k == "code") r.code = v;
+        else if (k == "contract_minor") {
+          auto n = actors::parse_decimal_minor(v, "JPY");
+          if (!n.ok() || *n < 0) return {Code::invalid_argument, "must be a whole number >= 0", at + ".contract_minor"};
+          r.contract_minor = *n;
+        } else {
+          return {Code::invalid_argument, "unknown key", at + "." + k};
+        }
+      }
+      if (r.code.empty()) return {Code::invalid_argument, "is required", at + ".code"};
+      if (r.evidence.empty()) return {Code::invalid_argument, "needs at least one evidence token", at + ".evidence"};
+      std::erase_if(*field, [&](const actors::ChargeRule& x) { return x.carrier == r.carrier && x.code == r.code; });
+      field->push_back(std::move(r));
     }
     return {};
   };
@@ -120,6 +198,16 @@ std::map<std::string, Setter> setters(Config& c, std::string* listen) {
       {"intake.max_files_per_tick", bind_min<size_t>(&c.api.intake.max_files_per_tick, 1)},
       {"intake.max_in_flight", bind_min<size_t>(&c.api.intake.max_in_flight, 1)},
       {"intake.answer_timeout_ms", bind_min(&c.api.intake.answer_timeout_ms, 100)},
+      {"settlement.tolerances", bind_tolerances(&e.settlement.tolerances)},
+      {"settlement.charges", bind_charge_rules(&e.settlement.charges)},
+      {"settlement.oversize_longest_side_mm", bind_min<int64_t>(&e.settlement.oversize_longest_side_mm, 1)},
+      {"settlement.max_lines_per_invoice", bind_min<size_t>(&e.settlement.max_lines_per_invoice, 1)},
+      {"settlement.max_queued_requests", bind_min<size_t>(&e.settlement.max_queued_requests, 1)},
+      {"settlement.invoice_dir", bind(&c.api.invoices.dir)},
+      {"settlement.watch", bind(&c.api.invoices.watch)},
+      {"settlement.poll_interval_ms", bind_min(&c.api.invoices.poll_interval_ms, 10)},
+      {"settlement.settle_ms", bind_min(&c.api.invoices.settle_ms, 0)},
+      {"settlement.max_file_bytes", bind_min<uint64_t>(&c.api.invoices.max_file_bytes, 1024)},
       {"export.nightly", bind(&c.api.exports.nightly)},
       {"export.dir", bind(&c.api.exports.dir)},
       {"export.at_utc", bind(&c.api.exports.at_utc)},
@@ -194,6 +282,7 @@ Result<Config> parse_config(const std::string& text) {
   }
   if (auto st = apply_listen(listen, &c.http); !st.ok()) return st;
   c.engine.orders.idle_timeout_ms = c.engine.shipments.idle_timeout_ms;
+  c.engine.tracking = c.api.tracking;  // invoice lines find shipments like carrier events do
   if (c.engine.writer.queue_capacity > 65000)
     return Status{Code::invalid_argument, "must be at most 65000", "storage.queue_capacity"};
   auto& sel = c.engine.booking.selection;

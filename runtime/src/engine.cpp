@@ -38,6 +38,8 @@ struct Engine::Impl {
   std::unique_ptr<HttpClient> client;
   std::unique_ptr<SlaTimerScanner> sla_timers;
   std::unique_ptr<TrackingPoller> poller;  // carriers without webhooks
+  actors::SettlementStats settlement_stats;
+  caf::actor settlement;                   // the ledger (settlement.hpp)
   std::shared_ptr<std::function<void()>> commit_listener;  // accessed with std::atomic_load/store
   std::thread sweeper;
   std::thread resumer;
@@ -187,6 +189,17 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions& options, Metr
     if (metrics) metrics->attach_tracking_poll(&raw->poller->stats());
   }
   if (metrics) metrics->attach(&raw->stats, raw->orders.get(), raw->shipments.get(), raw->writer.get());
+  for (auto& t : raw->options.settlement.tolerances)
+    if (t.percent_bp < 0 || t.percent_bp > 100000 || t.abs_minor < 0)
+      return Status{Code::invalid_argument, "tolerances need abs_minor >= 0 and percent 0..1000", "settlement.tolerances"};
+  actors::SettlementContext settlement_ctx;
+  settlement_ctx.store = raw->store.get();
+  settlement_ctx.writer = raw->writer.get();
+  settlement_ctx.options = &raw->options.settlement;
+  settlement_ctx.tracking = raw->options.tracking;
+  settlement_ctx.stats = &raw->settlement_stats;
+  raw->settlement = actors::spawn_settlement_ledger(*raw->system, settlement_ctx);
+  if (metrics) metrics->attach_settlement(raw->store.get(), &raw->settlement_stats);
 
   raw->sweeper = std::thread([raw] {
     std::unique_lock<std::mutex> lock(raw->sweep_mutex);
@@ -220,6 +233,9 @@ void Engine::stop() {
   // No new carrier answers from here on: calls under way resume after the restart.
   if (s.client) s.client->stop();
   for (auto& [name, adapter] : s.carriers.adapters) caf::anon_send_exit(adapter, caf::exit_reason::user_shutdown);
+  // The ledger answers what it holds once its write commits; requests after this point
+  // are dropped with the actor (their HTTP calls end with the server).
+  if (s.settlement) caf::anon_send_exit(s.settlement, caf::exit_reason::user_shutdown);
   // Let actors finish what they hold, then commit what is queued.
   for (int i = 0; i < 200 && s.writer->queue_depth() > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -255,5 +271,8 @@ void Engine::set_commit_listener(std::function<void()> fn) {
 const actors::CarrierDirectory& Engine::carriers() const { return impl_->carriers; }
 const BookingOptions& Engine::booking_options() const { return impl_->options.booking; }
 SlaTimerScanner& Engine::sla_timers() { return *impl_->sla_timers; }
+caf::actor Engine::settlement() { return impl_->settlement; }
+const actors::SettlementOptions& Engine::settlement_options() const { return impl_->options.settlement; }
+actors::SettlementStats& Engine::settlement_stats() { return impl_->settlement_stats; }
 
 }  // namespace waybill::runtime

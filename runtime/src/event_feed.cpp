@@ -5,6 +5,7 @@
 
 #include "waybill/actors/model.hpp"
 #include "waybill/actors/render_json.hpp"
+#include "waybill/actors/settlement.hpp"
 #include "waybill/actors/sla_logic.hpp"
 
 namespace waybill::runtime {
@@ -19,13 +20,14 @@ void str(Writer& w, const char* k, const std::string& v) {
 }
 
 void write_event(Writer& w, const EventFeedOptions& o, uint64_t position, const fb::EventT& e) {
-  bool order = e.kind == fb::EntityKind::order;
+  const bool order = e.kind == fb::EntityKind::order;
+  const bool invoice = e.kind == fb::EntityKind::invoice;
   w.StartObject();
   str(w, "specversion", "1.0");
   str(w, "id", std::to_string(position));
   str(w, "source", o.source);
   str(w, "type", e.type);
-  str(w, "subject", (order ? "orders/" : "shipments/") + e.entity_id);
+  str(w, "subject", (order ? "orders/" : invoice ? "invoices/" : "shipments/") + e.entity_id);
   str(w, "time", format_rfc3339(e.time_us));
   str(w, "datacontenttype", "application/json");
   // Extension attributes (lower-case alphanumeric names per CloudEvents 1.0).
@@ -36,6 +38,16 @@ void write_event(Writer& w, const EventFeedOptions& o, uint64_t position, const 
   str(w, "orderid", e.order_id);
   w.Key("data");
   w.StartObject();
+  if (invoice) {
+    // Freight lines: the ERP posts freight.matched, finance works freight.disputed.
+    str(w, "invoice_id", e.entity_id);
+    if (!e.order_id.empty()) str(w, "order_id", e.order_id);
+    if (!e.reason.empty()) str(w, "reason", e.reason);
+    if (e.freight) actors::freight_posting(w, *e.freight);
+    w.EndObject();
+    w.EndObject();
+    return;
+  }
   str(w, order ? "order_id" : "shipment_id", e.entity_id);
   if (!order) str(w, "order_id", e.order_id);
   str(w, "status", order ? name(e.order_status) : name(e.shipment_status));

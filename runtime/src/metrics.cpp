@@ -1,6 +1,7 @@
 #include "waybill/runtime/metrics.hpp"
 #include "waybill/runtime/webhooks.hpp"
 
+#include <array>
 #include <map>
 #include <mutex>
 
@@ -10,6 +11,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "waybill/actors/settlement.hpp"
 #include "waybill/runtime/tracking_poller.hpp"
 
 namespace waybill::runtime {
@@ -41,6 +43,50 @@ class EngineCollectable : public prometheus::Collectable {
   const storage::GroupCommitWriter* writer = nullptr;
   const actors::CarrierDirectory* carriers = nullptr;
   const FileStats* files = nullptr;
+  const storage::Store* settlement_store = nullptr;
+  const actors::SettlementStats* settlement = nullptr;
+
+  // Settlement figures come from the totals stored with every invoice, so they are exact
+  // and survive restarts; rows are per carrier and lane, never per invoice or shipment.
+  void collect_settlement(std::vector<prometheus::MetricFamily>& out) const {
+    using prometheus::MetricType;
+    auto lines = family("waybill_invoice_lines_total", "Invoice lines reconciled, by outcome.", MetricType::Counter);
+    auto ratio = family("waybill_invoice_match_ratio", "Share of invoice lines that matched the booked quote.", MetricType::Gauge);
+    auto open = family("waybill_freight_disputed_open_minor", "Amount in open disputes, minor units of the currency.", MetricType::Gauge);
+    auto open_n = family("waybill_freight_disputes_open", "Invoice lines in the dispute queue.", MetricType::Gauge);
+    auto posted = family("waybill_freight_posted_minor_total", "Freight posted to the ERP (matched lines, accepted or resolved disputes), minor units.", MetricType::Counter);
+    auto cost = family("waybill_freight_cost_per_shipment_minor", "Posted freight per shipment by carrier and lane, minor units.", MetricType::Gauge);
+    std::map<std::string, std::array<int64_t, actors::kLineOutcomes>> by_carrier;
+    for (auto& row : actors::read_settlement_totals(*settlement_store)) {
+      const auto& t = row.totals;
+      if (!row.lane.empty()) {
+        if (t.shipments > 0)
+          add_sample(cost, static_cast<double>(t.matched_minor) / static_cast<double>(t.shipments),
+                     {{"carrier", row.carrier}, {"lane", row.lane}, {"currency", row.currency}});
+        continue;
+      }
+      auto& counts = by_carrier[row.carrier];
+      for (size_t i = 0; i < actors::kLineOutcomes; ++i) counts[i] += t.lines_by_outcome[i];
+      add_sample(open, static_cast<double>(t.disputed_open_minor), {{"carrier", row.carrier}, {"currency", row.currency}});
+      add_sample(open_n, static_cast<double>(t.disputes_open), {{"carrier", row.carrier}, {"currency", row.currency}});
+      add_sample(posted, static_cast<double>(t.matched_minor), {{"carrier", row.carrier}, {"currency", row.currency}});
+    }
+    for (auto& [carrier, counts] : by_carrier) {
+      int64_t all = 0;
+      for (size_t i = 0; i < actors::kLineOutcomes; ++i) {
+        all += counts[i];
+        add_sample(lines, static_cast<double>(counts[i]),
+                   {{"carrier", carrier}, {"outcome", actors::name(static_cast<fb::LineOutcome>(i))}});
+      }
+      if (all > 0) add_sample(ratio, static_cast<double>(counts[0]) / static_cast<double>(all), {{"carrier", carrier}});
+    }
+    auto queued = family("waybill_settlement_queue_depth", "Invoices and dispute actions waiting for the ledger.", MetricType::Gauge);
+    add_sample(queued, static_cast<double>(settlement->queued.load()));
+    auto invoices = family("waybill_invoices_received_total", "Invoices received, by result.", MetricType::Counter);
+    add_sample(invoices, static_cast<double>(settlement->invoices_processed.load()), {{"result", "processed"}});
+    add_sample(invoices, static_cast<double>(settlement->invoices_replayed.load()), {{"result", "replayed"}});
+    for (auto* f : {&lines, &ratio, &open, &open_n, &posted, &cost, &queued, &invoices}) out.push_back(std::move(*f));
+  }
 
   void collect_files(std::vector<prometheus::MetricFamily>& out) const {
     using prometheus::MetricType;
@@ -144,6 +190,7 @@ class EngineCollectable : public prometheus::Collectable {
     if (files) collect_files(out);
     if (pollers && !pollers->empty()) collect_pollers(out);
     if (webhooks) collect_webhooks(out);
+    if (settlement_store && settlement) collect_settlement(out);
     if (stats) {
       auto m = family("waybill_milestones_total", "Tracking milestones by outcome.", MetricType::Counter);
       add_sample(m, stats->milestones_applied.load(), {{"outcome", "applied"}});
@@ -329,6 +376,10 @@ void Metrics::attach(actors::ActorStats* stats, const actors::EntityRegistry* or
 void Metrics::attach_carriers(const actors::CarrierDirectory* carriers) { impl_->engine->carriers = carriers; }
 
 void Metrics::attach_files(const FileStats* files) { impl_->engine->files = files; }
+void Metrics::attach_settlement(const storage::Store* store, const actors::SettlementStats* stats) {
+  impl_->engine->settlement_store = store;
+  impl_->engine->settlement = stats;
+}
 void Metrics::attach_tracking_poll(const PollStatsMap* pollers) { impl_->engine->pollers = pollers; }
 
 void Metrics::observe_http(const std::string& method, const std::string& route, int status, double seconds) {

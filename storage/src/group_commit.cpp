@@ -179,10 +179,11 @@ GroupCommitWriter::Committed GroupCommitWriter::commit(std::vector<WriteRequest*
       else wb.Put(cf, op.key, op.value);
     }
     if (!r->events.empty()) first_positions[i] = position;
-    for (auto& ev : r->events) {
-      if (!r->event_index_key.empty())
-        wb.Put(store_.handle(Column::event_index), r->event_index_key + '\0' + be64(position), "");
-      wb.Put(store_.handle(Column::events), be64(position++), ev);
+    assert(r->event_index_keys.empty() || r->event_index_keys.size() == r->events.size());
+    for (size_t e = 0; e < r->events.size(); ++e) {
+      const std::string& index_key = r->event_index_keys.empty() ? r->event_index_key : r->event_index_keys[e];
+      if (!index_key.empty()) wb.Put(store_.handle(Column::event_index), index_key + '\0' + be64(position), "");
+      wb.Put(store_.handle(Column::events), be64(position++), r->events[e]);
     }
   }
 

@@ -34,7 +34,7 @@ const char* column_name(Column c) {
   static const char* const names[kColumnCount] = {
       rocksdb::kDefaultColumnFamilyName.c_str(), "orders", "shipments", "milestones",
       "events", "idempotency", "tracking_index", "order_shipments", "work", "exceptions", "manifests", "subscriptions", "dead_letters", "timers",
-      "tracking_poll", "event_index"};
+      "tracking_poll", "event_index", "invoices", "billings", "disputes", "settlement_totals"};
   return names[static_cast<size_t>(c)];
 }
 

@@ -11,6 +11,7 @@
 #include "waybill/runtime/webhooks.hpp"
 #include "waybill/runtime/http_server.hpp"
 #include "waybill/runtime/intake.hpp"
+#include "waybill/runtime/invoice_folder.hpp"
 #include "waybill/runtime/key_locks.hpp"
 #include "waybill/runtime/metrics.hpp"
 #include "waybill/runtime/ownership.hpp"
@@ -31,6 +32,8 @@ struct ApiOptions {
   /// Source profiles, drop-folder intake and nightly exports (flat files).
   IntakeOptions intake;
   ExportOptions exports;
+  /// Carrier invoice CSV drop folder (freight settlement).
+  InvoiceFolderOptions invoices;
 };
 
 class Api {
@@ -70,6 +73,12 @@ class Api {
   Status start_files();
   void source_order(const CallPtr& call, const std::string& source);
   void run_export(const CallPtr& call);
+  // Freight settlement (api_settlement.cpp).
+  void submit_invoice(const CallPtr& call);
+  void get_invoice(const CallPtr& call, const std::string& invoice_id);
+  void list_disputes(const CallPtr& call);
+  void decide_dispute(const CallPtr& call, const std::string& dispute_id, const std::string& action);
+  void settlement_summary(const CallPtr& call);
 
   Engine& engine_;
   Metrics& metrics_;
@@ -82,6 +91,7 @@ class Api {
   FileStats file_stats_;
   std::unique_ptr<DropFolder> drop_;
   std::unique_ptr<DailyExporter> exporter_;
+  std::unique_ptr<InvoiceFolder> invoice_folder_;
 };
 
 }  // namespace waybill::runtime

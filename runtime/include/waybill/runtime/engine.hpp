@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 
 #include "waybill/actors/entity.hpp"
+#include "waybill/actors/settlement.hpp"
 #include "waybill/runtime/sla_timers.hpp"
 #include "waybill/storage/group_commit.hpp"
 
@@ -56,6 +57,10 @@ struct EngineOptions {
   BookingOptions booking;
   /// Shipment SLA deadlines and the scanner that fires them.
   SlaTimerOptions sla;
+  /// Freight settlement: tolerances, what justifies a charge, bounds.
+  actors::SettlementOptions settlement;
+  /// How invoice lines find their shipment by tracking number (recycled numbers).
+  actors::TrackingLookupOptions tracking;
   /// Crash tests only: die right after the Nth committed write batch, before any of its
   /// completions (answers, effects) run. Default: 0 (off).
   int crash_after_commits = 0;
@@ -86,6 +91,10 @@ class Engine {
   const BookingOptions& booking_options() const;
   /// The SLA timer scanner (tests drive scan_once() directly).
   SlaTimerScanner& sla_timers();
+  /// The settlement ledger actor (settlement.hpp) and its options and counters.
+  caf::actor settlement();
+  const actors::SettlementOptions& settlement_options() const;
+  actors::SettlementStats& settlement_stats();
 
   struct Impl;
 

@@ -10,6 +10,10 @@
 #include "waybill/actors/entity.hpp"
 #include "waybill/runtime/file_stats.hpp"
 
+namespace waybill::actors {
+struct SettlementStats;
+}
+
 namespace waybill::runtime {
 
 struct PollStats;
@@ -32,6 +36,10 @@ class Metrics {
   void attach_files(const FileStats* files);
   /// Tracking pollers to export, by carrier (tracking_poller.hpp).
   void attach_tracking_poll(const std::map<std::string, std::shared_ptr<PollStats>>* pollers);
+
+  /// Settlement figures read at scrape time from the stored totals, and the ledger's
+  /// counters. Both must outlive scraping.
+  void attach_settlement(const storage::Store* store, const actors::SettlementStats* stats);
 
   /// One HTTP request: `route` is the route template ("/v1/orders/{id}").
   void observe_http(const std::string& method, const std::string& route, int status, double seconds);

@@ -45,6 +45,9 @@ struct WriteRequest {
   /// Column::event_index as event_index_key \0 be64(position) (e.g. the ERP order id,
   /// so an order's trace reads its events without scanning the outbox).
   std::string event_index_key;
+  /// Per-event index keys instead, parallel to `events` (empty entries: not indexed),
+  /// for requests whose events concern different orders (an invoice's lines).
+  std::vector<std::string> event_index_keys;
   /// Runs on the completion thread after the batch committed (or failed), in submission
   /// order. Must not block: post to another executor or send an actor message.
   /// `first_position` is the position of events[0] (0 when there are no events).

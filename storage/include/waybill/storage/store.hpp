@@ -35,8 +35,12 @@ enum class Column : uint8_t {
   timers,            // be64(due_us) kind shipment_id -> "" (durable SLA deadlines)
   tracking_poll,     // carrier \0 shipment_id -> "" (active shipments of polled carriers)
   event_index,       // order_id \0 be64(position) -> "" (an order's and its shipments' events)
+  invoices,          // carrier \0 invoice_number -> fb::Invoice (lines with outcomes)
+  billings,          // shipment_id -> "<invoice_id>#<line>" that billed it first
+  disputes,          // carrier \0 invoice_number \0 be32(line) -> fb::FreightPosting (queue + history)
+  settlement_totals, // "c" carrier \0 currency | "l" carrier \0 lane \0 currency -> fb::SettlementTotals
 };
-inline constexpr size_t kColumnCount = 16;
+inline constexpr size_t kColumnCount = 20;
 const char* column_name(Column c);
 
 struct StoreOptions {

@@ -1,0 +1,111 @@
+// Freight settlement routes: invoice intake, invoices, the dispute queue and the figures.
+#include <algorithm>
+
+#include <caf/send.hpp>
+
+#include "api_call.hpp"
+#include "waybill/actors/settlement.hpp"
+#include "waybill/runtime/invoice_intake.hpp"
+#include "waybill/runtime/url.hpp"
+
+namespace waybill::runtime {
+
+namespace {
+
+void send_to_ledger(Engine& engine, const Api::CallPtr& call, actors::SettlementRequest request) {
+  auto r = std::make_shared<actors::SettlementRequest>(std::move(request));
+  r->reply = [call](actors::Reply reply) { call->finish(reply); };
+  caf::anon_send(engine.settlement(), std::move(r));
+}
+
+Result<size_t> limit_param(const std::string& target) {
+  auto l = query_param(target, "limit");
+  if (!l) return size_t{100};
+  size_t n = 0;
+  for (char c : *l) {
+    if (c < '0' || c > '9' || n > 100000) return Status{Code::invalid_argument, "must be a number 1..1000", "limit"};
+    n = n * 10 + static_cast<size_t>(c - '0');
+  }
+  if (n < 1 || n > 1000) return Status{Code::invalid_argument, "must be a number 1..1000", "limit"};
+  return n;
+}
+
+}  // namespace
+
+void Api::submit_invoice(const CallPtr& call) {
+  const auto& options = engine_.settlement_options();
+  actors::InvoiceInput invoice;
+  if (call->req.content_type == "text/csv") {
+    auto parsed = parse_invoice_csv(call->req.body, options, options.max_lines_per_invoice);
+    if (!parsed) return call->fail(parsed.status());
+    if (parsed->size() != 1)
+      return call->fail({Code::invalid_argument,
+                         "holds " + std::to_string(parsed->size()) +
+                             " invoices; post one invoice per request (the invoice drop folder takes several)",
+                         "invoice_number"});
+    if (!parsed->front().status.ok()) return call->fail(parsed->front().status);
+    invoice = std::move(parsed->front().invoice);
+  } else if (call->req.content_type.empty() || call->req.content_type == "application/json") {
+    auto parsed = parse_invoice_json(call->req.body, options_.limits, options);
+    if (!parsed) return call->fail(parsed.status());
+    invoice = std::move(*parsed);
+  } else {
+    return call->fail({Code::invalid_argument, "must be application/json or text/csv", "content-type"});
+  }
+  invoice.source = "api";
+  send_to_ledger(engine_, call, actors::SettlementRequest{actors::SubmitInvoice{std::move(invoice)}, {}});
+}
+
+void Api::get_invoice(const CallPtr& call, const std::string& id) {
+  std::string carrier, number;
+  if (auto st = actors::parse_invoice_id(id, &carrier, &number); !st.ok()) return call->fail(st);
+  auto json = actors::read_invoice_json(engine_.store(), carrier, number);
+  if (!json) return call->fail(json.status());
+  call->finish(HttpResponse{200, "application/json", std::move(*json), {}});
+}
+
+void Api::list_disputes(const CallPtr& call) {
+  const auto& t = call->req.target;
+  actors::DisputeQuery q;
+  if (auto s = query_param(t, "state")) {
+    if (*s == "any") q.state.reset();
+    else if (auto parsed = actors::parse_dispute_state(*s); parsed && *parsed != fb::DisputeState::none) q.state = parsed;
+    else return call->fail({Code::invalid_argument, "must be open, accepted, rejected, resolved or any", "state"});
+  }
+  if (auto o = query_param(t, "outcome")) {
+    q.outcome = actors::parse_line_outcome(*o);
+    if (!q.outcome || *q.outcome == fb::LineOutcome::matched)
+      return call->fail({Code::invalid_argument,
+                         "must be overbilled, underbilled, unjustified_accessorial, duplicate or unmatched", "outcome"});
+  }
+  q.carrier = query_param(t, "carrier").value_or("");
+  q.after = query_param(t, "after").value_or("");
+  auto limit = limit_param(t);
+  if (!limit) return call->fail(limit.status());
+  q.limit = *limit;
+  auto json = actors::list_disputes_json(engine_.store(), q);
+  if (!json) return call->fail(json.status());
+  call->finish(HttpResponse{200, "application/json", std::move(*json), {}});
+}
+
+void Api::decide_dispute(const CallPtr& call, const std::string& id, const std::string& action) {
+  actors::DisputeAction cmd;
+  if (auto st = actors::parse_dispute_id(id, &cmd.carrier, &cmd.invoice_number, &cmd.line_no); !st.ok())
+    return call->fail(st);
+  auto body = parse_dispute_decision(call->req.body, options_.limits, action == "resolve");
+  if (!body) return call->fail(body.status());
+  cmd.action = action;
+  cmd.amount_minor = body->amount_minor;
+  cmd.note = std::move(body->note);
+  std::string_view who = call->req.header("x-actor");
+  cmd.actor = who.empty() ? "operator" : std::string(who.substr(0, 128));
+  send_to_ledger(engine_, call, actors::SettlementRequest{std::move(cmd), {}});
+}
+
+void Api::settlement_summary(const CallPtr& call) {
+  auto carrier = query_param(call->req.target, "carrier").value_or("");
+  auto rows = actors::read_settlement_totals(engine_.store());
+  call->finish(HttpResponse{200, "application/json", actors::render_settlement_summary(rows, carrier), {}});
+}
+
+}  // namespace waybill::runtime
