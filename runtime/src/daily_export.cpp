@@ -7,6 +7,7 @@
 
 #include "file_io.hpp"
 #include "waybill/actors/reads.hpp"
+#include "waybill/actors/settlement.hpp"
 #include "waybill/runtime/csv.hpp"
 
 namespace waybill::runtime {
@@ -54,6 +55,34 @@ Result<std::vector<std::string>> manifest_shipments(const storage::Store& store,
   return Status{Code::internal, "more than " + std::to_string(kMaxCarriers) + " carriers in the manifests"};
 }
 
+// Where the shipment's freight stands: the first invoice line that billed it.
+struct Settled {
+  std::string state = "accrued", invoiced, posted, line;
+};
+Settled settlement_of(const storage::Store& store, const std::string& shipment_id) {
+  Settled out;
+  std::string at;
+  if (!store.get(storage::Column::billings, shipment_id, &at).ok()) return out;
+  out.line = at;
+  auto hash = at.rfind('#'), colon = at.find(':');
+  if (hash == std::string::npos || colon == std::string::npos || colon > hash) return out;
+  std::string stored;
+  if (!store.get(storage::Column::invoices, actors::keys::invoice(at.substr(0, colon), at.substr(colon + 1, hash - colon - 1)), &stored).ok())
+    return out;
+  auto inv = decode<fb::InvoiceT>(stored);
+  size_t n = std::strtoul(at.c_str() + hash + 1, nullptr, 10);
+  if (!inv || n == 0 || n > inv->lines.size() || !inv->lines[n - 1]) return out;
+  const auto& l = *inv->lines[n - 1];
+  out.invoiced = std::to_string(l.billed_minor);
+  switch (l.dispute) {
+    case fb::DisputeState::none: out.state = "posted", out.posted = std::to_string(l.billed_minor); break;
+    case fb::DisputeState::open: out.state = "disputed"; break;
+    case fb::DisputeState::rejected: out.state = "rejected"; break;
+    default: out.state = "posted", out.posted = std::to_string(l.resolved_minor);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<int> parse_time_of_day(std::string_view s) {
@@ -99,7 +128,10 @@ Result<ExportResult> write_daily_export(const storage::Store& store, const std::
   append_csv_row(&row, {"shipment_id", "order_id", "carrier", "service", "status", "tracking_numbers", "booked_at"});
   (void)shipments.append(row);
   row.clear();
-  append_csv_row(&row, {"shipment_id", "order_id", "carrier", "service", "quoted_total_minor", "currency", "quote_id"});
+  // Settlement columns: once the carrier's invoice is reconciled the accrual is replaced
+  // by what was posted (settlement "posted"), held while disputed, or stays "accrued".
+  append_csv_row(&row, {"shipment_id", "order_id", "carrier", "service", "quoted_total_minor", "currency", "quote_id",
+                        "settlement", "invoiced_minor", "posted_minor", "invoice_line"});
   (void)accruals.append(row);
   for (auto& id : *ids) {
     auto s = actors::load_shipment(store, id);
@@ -118,8 +150,10 @@ Result<ExportResult> write_daily_export(const storage::Store& store, const std::
     ++r.shipments;
     if (!s->rate || !s->rate->total) continue;
     row.clear();
+    auto settled = settlement_of(store, s->shipment_id);
     append_csv_row(&row, {s->shipment_id, s->order_id, s->carrier, s->service,
-                          std::to_string(s->rate->total->amount_minor), s->rate->total->currency, s->rate->quote_id});
+                          std::to_string(s->rate->total->amount_minor), s->rate->total->currency, s->rate->quote_id,
+                          settled.state, settled.invoiced, settled.posted, settled.line});
     if (auto st = accruals.append(row); !st.ok()) return st;
     ++r.accruals;
   }

@@ -284,7 +284,9 @@ TEST(FlatFiles, ExportListsTheDaysBookedShipmentsAndAccruals) {
   auto accruals = lines_of(slurp(fs::path(exports.path()) / ("freight-accruals-" + today + ".csv")));
   ASSERT_EQ(shipments.size(), 4u);
   EXPECT_EQ(shipments[0], "shipment_id,order_id,carrier,service,status,tracking_numbers,booked_at");
-  EXPECT_EQ(accruals[0], "shipment_id,order_id,carrier,service,quoted_total_minor,currency,quote_id");
+  EXPECT_EQ(accruals[0],
+            "shipment_id,order_id,carrier,service,quoted_total_minor,currency,quote_id,settlement,invoiced_minor,"
+            "posted_minor,invoice_line");
   std::set<std::string> seen;
   size_t accrual_rows = 0;
   for (size_t i = 1; i < shipments.size(); ++i) {

@@ -255,8 +255,9 @@ TEST_F(FlatFiles, ExportWritesTheDaysShipmentsAndAccruals) {
             "S-1,O-S-1,freightly,ground,label_created,F1,2026-03-09T01:00:00.000000Z\n"
             "S-2,O-S-2,parcelco,ground,label_created,P1|P2,2026-03-09T05:00:00.000000Z\n");
   EXPECT_EQ(slurp(dir + "/freight-accruals-2026-03-09.csv"),
-            "shipment_id,order_id,carrier,service,quoted_total_minor,currency,quote_id\n"
-            "S-2,O-S-2,parcelco,ground,1234,USD,Q-S-2\n");
+            "shipment_id,order_id,carrier,service,quoted_total_minor,currency,quote_id,settlement,invoiced_minor,"
+            "posted_minor,invoice_line\n"
+            "S-2,O-S-2,parcelco,ground,1234,USD,Q-S-2,accrued,,,\n");
   for (auto& e : fs::directory_iterator(dir)) EXPECT_NE(e.path().filename().string()[0], '.') << "temporary file left";
 }
 
