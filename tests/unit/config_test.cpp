@@ -293,3 +293,52 @@ TEST(Config, FaultInjectionKeys) {
 
 }  // namespace
 }  // namespace waybill::runtime
+
+namespace waybill::runtime {
+namespace {
+
+// Tolerances read exactly (percent to basis points); charge rules replace the built-in
+// rule of the same carrier and code and are added otherwise; mistakes name the key.
+TEST(Config, SettlementTolerancesAndChargeRules) {
+  auto shipped = load_config(std::string(WAYBILL_SOURCE_DIR) + "/configs/waybilld.yaml");
+  ASSERT_TRUE(shipped.ok()) << shipped.status().field() << ": " << shipped.status().message();
+  auto d = parse_config("");
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(shipped->engine.settlement.tolerances.size(), 1u);
+  EXPECT_EQ(shipped->engine.settlement.tolerances[0].percent_bp, d->engine.settlement.tolerances[0].percent_bp);
+  EXPECT_EQ(shipped->engine.settlement.tolerances[0].abs_minor, d->engine.settlement.tolerances[0].abs_minor);
+  EXPECT_EQ(shipped->engine.settlement.charges.size(), d->engine.settlement.charges.size());
+
+  auto c = parse_config(
+      "settlement:\n"
+      "  tolerances:\n    - { carrier: freightly, charge: quote_total, abs_minor: 500, percent: 2.5 }\n"
+      "  charges:\n"
+      "    - { carrier: '*', code: redelivery, evidence: ['status:attempt_failed'], contract_minor: 700 }\n"
+      "    - { carrier: parcelco, code: liftgate, evidence: [always] }\n");
+  ASSERT_TRUE(c.ok()) << c.status().field() << ": " << c.status().message();
+  auto& s = c->engine.settlement;
+  ASSERT_EQ(s.tolerances.size(), 1u);
+  EXPECT_EQ(s.tolerances[0].percent_bp, 250);
+  EXPECT_EQ(s.tolerances[0].abs_minor, 500);
+  EXPECT_EQ(s.charges.size(), actors::default_charge_rules().size() + 1);
+  int redelivery = 0;
+  for (auto& r : s.charges)
+    if (r.code == "redelivery") {
+      ++redelivery;
+      EXPECT_EQ(r.contract_minor, 700);
+      EXPECT_EQ(r.evidence, std::vector<std::string>{"status:attempt_failed"});
+    }
+  EXPECT_EQ(redelivery, 1);
+
+  expect_error(parse_config("settlement:\n  tolerances:\n    - { percent: 1.234 }\n"), "settlement.tolerances[0].percent",
+               "two decimals");
+  expect_error(parse_config("settlement:\n  tolerances:\n    - { abs_minor: -1 }\n"), "settlement.tolerances[0].abs_minor",
+               ">= 0");
+  expect_error(parse_config("settlement:\n  charges:\n    - { code: x, evidence: [vibes] }\n"),
+               "settlement.charges[0].evidence", "unknown evidence");
+  expect_error(parse_config("settlement:\n  charges:\n    - { evidence: [always] }\n"), "settlement.charges[0].code",
+               "required");
+}
+
+}  // namespace
+}  // namespace waybill::runtime
