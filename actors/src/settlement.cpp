@@ -369,7 +369,10 @@ caf::behavior ledger(Ledger* self, SettlementContext ctx) {
 }  // namespace
 
 caf::actor spawn_settlement_ledger(caf::actor_system& system, const SettlementContext& ctx) {
-  return system.spawn(ledger, ctx);
+  // Detached: reconciling a large invoice reads storage for every line (synchronous
+  // RocksDB reads, up to 10000 lines), which must not hold a scheduler worker that the
+  // order and shipment actors share.
+  return system.spawn<caf::detached>(ledger, ctx);
 }
 
 }  // namespace waybill::actors

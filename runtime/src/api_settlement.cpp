@@ -15,7 +15,9 @@ namespace {
 void send_to_ledger(Engine& engine, const Api::CallPtr& call, actors::SettlementRequest request) {
   auto r = std::make_shared<actors::SettlementRequest>(std::move(request));
   r->reply = [call](actors::Reply reply) { call->finish(reply); };
-  caf::anon_send(engine.settlement(), std::move(r));
+  auto ledger = engine.settlement();
+  if (!ledger) return call->fail({Code::unavailable, "shutting down"});
+  caf::anon_send(ledger, std::move(r));
 }
 
 Result<size_t> limit_param(const std::string& target) {

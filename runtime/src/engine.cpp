@@ -236,6 +236,9 @@ void Engine::stop() {
   // The ledger answers what it holds once its write commits; requests after this point
   // are dropped with the actor (their HTTP calls end with the server).
   if (s.settlement) caf::anon_send_exit(s.settlement, caf::exit_reason::user_shutdown);
+  // The ledger runs on its own thread, which the actor system joins only once the last
+  // handle to the actor is gone.
+  s.settlement = nullptr;
   // Let actors finish what they hold, then commit what is queued.
   for (int i = 0; i < 200 && s.writer->queue_depth() > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

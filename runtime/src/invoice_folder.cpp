@@ -133,7 +133,9 @@ InvoiceFolder::Outcome InvoiceFolder::process(const fs::path& file) {
       inv.invoice.source = "file:" + name;
       request->command = actors::SubmitInvoice{std::move(inv.invoice)};
       request->reply = [done](actors::Reply r) { done->set_value(std::move(r)); };
-      caf::anon_send(engine_.settlement(), std::move(request));
+      auto ledger = engine_.settlement();
+      if (!ledger) return Outcome::retry;  // shutting down: the file stays for the next start
+      caf::anon_send(ledger, std::move(request));
       if (answer.wait_for(std::chrono::milliseconds(options_.answer_timeout_ms)) != std::future_status::ready) {
         spdlog::warn("invoices {}: no answer from the settlement ledger; the file stays for the next scan", name);
         return Outcome::retry;
