@@ -25,7 +25,7 @@ constexpr const char* kGeneratedPartner = "local-admin";
 Status read_key(const YAML::Node& item, const std::string& field, ApiKey* out) {
   if (!item.IsMap()) return {Code::invalid_argument, "must be a mapping with partner, key_sha256 and scopes", field};
   for (auto it = item.begin(); it != item.end(); ++it) {
-    auto k = it->first.as<std::string>();
+    auto k = it->first.IsScalar() ? it->first.Scalar() : std::string("?");
     if (k != "partner" && k != "key_sha256" && k != "scopes")
       return {Code::invalid_argument, "unknown key (expected partner, key_sha256, scopes)", field + "." + k};
   }
@@ -117,8 +117,8 @@ Result<std::vector<ApiKey>> parse_keys_file(const std::string& yaml_text) {
   }
   if (!root.IsMap() || !root["keys"]) return Status{Code::invalid_argument, "must be a mapping with 'keys:'", "keys"};
   for (auto it = root.begin(); it != root.end(); ++it)
-    if (it->first.as<std::string>() != "keys")
-      return Status{Code::invalid_argument, "unknown key", it->first.as<std::string>()};
+    if (!it->first.IsScalar() || it->first.Scalar() != "keys")
+      return Status{Code::invalid_argument, "unknown key", it->first.IsScalar() ? it->first.Scalar() : "?"};
   std::vector<ApiKey> keys;
   if (auto st = read_api_keys(root["keys"], "keys", &keys); !st.ok()) return st;
   return keys;
