@@ -6,8 +6,10 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
   g++ cmake ninja-build ccache pkg-config git ca-certificates curl
   libcaf-dev librocksdb-dev libflatbuffers-dev flatbuffers-compiler prometheus-cpp-dev
-  libboost-dev libgtest-dev libsimdjson-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
+  libboost-dev libgtest-dev libsimdjson-dev rapidjson-dev libyaml-cpp-dev libcli11-dev
   libcsv-dev
+  libssl-dev   # SHA-256/HMAC, API keys, TLS on the listener
+  openssl      # the TLS integration test makes a self-signed certificate with it
   prometheus   # the Prometheus integration test scrapes waybilld with the real server
 )
 missing=()

@@ -278,6 +278,7 @@ CarrierHttpRequest build(const AdapterState& st, const Pending& p, std::string* 
   }
   if (prof.auth.type == "api_key") req.headers.emplace_back(prof.auth.header, prof.auth.key);
   if (prof.auth.type == "oauth2") req.headers.emplace_back("Authorization", "Bearer " + st.access_token);
+  if (!p.call.correlation_id.empty()) req.headers.emplace_back("X-Request-Id", p.call.correlation_id);
   if (body_out->empty()) *body_out = req.body;
   return req;
 }

@@ -6,6 +6,7 @@
 #include "actor_support.hpp"
 #include "waybill/actors/reads.hpp"
 #include "waybill/actors/render.hpp"
+#include "waybill/runtime/log.hpp"
 
 namespace waybill::actors {
 
@@ -22,13 +23,17 @@ struct OrderActorState {
   std::shared_ptr<EntityHandle> handle;
   std::optional<fb::OrderT> order;
   Status load_error;
+  // Of the last request that carried one: a booking it starts goes out under it.
+  std::string correlation_id;
 };
 
 using OrderActor = caf::stateful_actor<OrderActorState>;
 
 // The shipment waybill books for an order, from the order's current data.
-std::shared_ptr<ShipmentRequest> booking_request(const EntityContext& ctx, const fb::OrderT& o) {
+std::shared_ptr<ShipmentRequest> booking_request(const EntityContext& ctx, const fb::OrderT& o,
+                                                 const std::string& correlation_id) {
   auto req = std::make_shared<ShipmentRequest>();
+  req->correlation_id = correlation_id;
   CreateForBooking c;
   auto& s = c.shipment;
   s.shipment_id = keys::booked_shipment_id(o.order_id);
@@ -83,7 +88,7 @@ void persist(OrderActor* self, const Decision& d, const std::vector<IdempotencyC
   if (starts_booking(st.ctx, d, o)) {
     // The work item makes the shipment's creation survive a crash before it happens.
     req->ops.push_back({Column::work, keys::work_order(st.id), {}});
-    booking = booking_request(st.ctx, o);
+    booking = booking_request(st.ctx, o, st.correlation_id);
   }
   auto* stats = st.ctx.stats;
   auto* shipments = st.ctx.shipments;
@@ -131,11 +136,14 @@ void reconcile(OrderActor* self) {
 void handle_request(OrderActor* self, OrderRequest& r) {
   auto& st = self->state;
   if (!st.load_error.ok()) return r.reply(problem_reply(st.load_error));
+  if (!r.correlation_id.empty()) st.correlation_id = r.correlation_id;
   auto before = st.order;
   auto d = decide(st.order, r.command, context_now(st.ctx));
   auto reply = std::move(r.reply);
   if (!d.status.ok()) {
     st.ctx.stats->commands_rejected.fetch_add(1, std::memory_order_relaxed);
+    log::Logger("order", r.correlation_id)
+        .debug("command refused", {{"order_id", st.id}, {"code", to_string(d.status.code())}, {"field", d.status.field()}});
     detail::after_commit(self, st.ctx, st.handle, [reply, status = d.status](const Status& s) {
       reply(problem_reply(s.ok() ? status : s));
     });
@@ -184,6 +192,8 @@ void handle_request(OrderActor* self, OrderRequest& r) {
   if (auto* create = std::get_if<CreateOrder>(&r.command))
     records.push_back({keys::idempotency("order.create", st.id), create->order.request_hash});
   if (r.idempotency) records.push_back(*r.idempotency);
+  log::Logger("order", r.correlation_id)
+      .debug("command accepted", {{"order_id", st.id}, {"status", name(st.order->status)}, {"events", d.events.size()}});
   persist(self, d, records, std::move(answer), reply, std::move(before));
 }
 
@@ -214,7 +224,7 @@ caf::behavior order_actor(OrderActor* self, EntityContext ctx, std::string id,
         // creation is idempotent on the deterministic shipment id).
         auto& s = self->state;
         if (s.order && s.ctx.carriers && !s.order->packages.empty()) {
-          auto req = booking_request(s.ctx, *s.order);
+          auto req = booking_request(s.ctx, *s.order, {});
           (void)s.ctx.shipments->send(keys::booked_shipment_id(s.id), caf::make_message(std::move(req)));
         }
         s.handle->done();

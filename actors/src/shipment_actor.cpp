@@ -352,6 +352,7 @@ void handle_sla_due(ShipmentActor* self, const SlaDue& due) {
 void handle_request(ShipmentActor* self, ShipmentRequest& r) {
   auto& st = self->state;
   if (!st.load_error.ok()) return r.reply(problem_reply(st.load_error));
+  if (!r.correlation_id.empty()) st.correlation_id = r.correlation_id;
   std::visit(
       [&](auto& cmd) {
         using C = std::decay_t<decltype(cmd)>;

@@ -33,6 +33,8 @@ struct ShipmentActorState {
   std::vector<std::string> extra_voided;
   bool extra_void_failed = false;
   ReplyFn void_reply;
+  // Of the last request that carried one: carrier calls go out under it.
+  std::string correlation_id;
 };
 
 using ShipmentActor = caf::stateful_actor<ShipmentActorState>;

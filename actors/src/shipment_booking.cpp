@@ -6,6 +6,7 @@
 
 #include "waybill/actors/reads.hpp"
 #include "waybill/actors/render.hpp"
+#include "waybill/runtime/log.hpp"
 
 namespace waybill::actors::detail {
 
@@ -35,6 +36,7 @@ bool call_carrier(ShipmentActor* self, const std::string& carrier, CallKind kind
   auto call = std::make_shared<CarrierCall>();
   call->kind = kind;
   call->input = booking_input(st, service);
+  call->correlation_id = st.correlation_id;
   if (!other_booking.empty()) call->input.carrier_shipment_id = other_booking;  // void that one, not ours
   auto handle = st.handle;
   caf::actor me = caf::actor_cast<caf::actor>(self);
@@ -211,6 +213,14 @@ void handle_booking_outcome(ShipmentActor* self, BookingOutcome& o) {
   if (o.kind == CallKind::book && o.result.outcome == CallOutcome::ok && dir.crash_after_booking_answers > 0 &&
       dir.booking_answers.fetch_add(1) + 1 == dir.crash_after_booking_answers)
     std::_Exit(137);  // injected crash point: label sold, not yet persisted
+  // The message and the request body are the carrier's words and may quote the address.
+  log::Logger("shipment", st.correlation_id)
+      .info("carrier call finished", {{"shipment_id", st.id},
+                                      {"carrier", st.shipment ? st.shipment->header.carrier : std::string()},
+                                      {"call", name(o.kind)},
+                                      {"outcome", name(o.result.outcome)},
+                                      {"reason", o.result.reason},
+                                      {"attempts", o.result.attempts}});
   if (o.kind == CallKind::rate) return on_rate(self, o);
   if (!o.extra_booking.empty()) return on_extra_void(self, o);
   st.call_outstanding = false;

@@ -122,6 +122,7 @@ class Session : public std::enable_shared_from_this<Session> {
     req_.method(work_.method == "GET" ? http::verb::get : http::verb::post);
     req_.target(work_.target);
     req_.set(http::field::host, sh_.host);
+    req_.set(http::field::authorization, "Bearer " + bench_api_key());
     if (work_.method != "GET")
       req_.set(http::field::content_type, work_.ndjson ? "application/x-ndjson" : "application/json");
     req_.body() = std::move(work_.body);

@@ -5,10 +5,10 @@
 #include <thread>
 #include <vector>
 
-#include <spdlog/spdlog.h>
-
+#include "server.hpp"
 #include "waybill/runtime/api.hpp"
 #include "waybill/runtime/config.hpp"
+#include "waybill/runtime/log.hpp"
 
 namespace waybill::bench {
 
@@ -32,7 +32,9 @@ std::unique_ptr<InprocEngine> InprocEngine::start(const std::string& yaml, const
   }
   config->engine.store.data_dir = data_dir;
   // This process prints the table on stdout: keep the engine's info lines out of it.
-  spdlog::set_level(std::max(spdlog::level::warn, spdlog::level::from_str(config->log_level)));
+  log::set_level(std::max(log::Level::warn, log::parse_level(config->log_level).value_or(log::Level::info)));
+  config->api.auth.keys.push_back(
+      {"bench", runtime::key_digest(bench_api_key()), static_cast<runtime::ScopeSet>(runtime::Scope::admin)});
   auto impl = std::make_unique<Impl>();
   auto engine = runtime::Engine::start(config->engine, &impl->metrics);
   if (!engine) {
@@ -82,6 +84,7 @@ void drive_inproc(InprocEngine& eng, const DriveOptions& opt, const Source& sour
       req.target = std::move(w.target);
       req.content_type = w.ndjson ? "application/x-ndjson" : "application/json";
       req.body = std::move(w.body);
+      req.headers.emplace_back("authorization", "Bearer " + bench_api_key());
       auto sent = Clock::now();
       Work meta;
       meta.units = w.units;

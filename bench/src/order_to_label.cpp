@@ -356,6 +356,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
     req_.method(verb);
     req_.target(target);
     req_.set(http::field::host, host_);
+    req_.set(http::field::authorization, "Bearer " + bench_api_key());
     if (verb != http::verb::get) req_.set(http::field::content_type, "application/json");
     req_.body() = std::move(body);
     req_.prepare_payload();
@@ -583,6 +584,7 @@ void LabelFlow::follow() {
                                             "&limit=1000&wait=5&type=shipment.booked",
                                         11};
     req.set(http::field::host, host_ + ":" + std::to_string(port_));
+    req.set(http::field::authorization, "Bearer " + bench_api_key());
     http::write(*sock, req, ec);
     http::response_parser<http::string_body> parser;
     parser.body_limit(256u << 20);

@@ -227,6 +227,7 @@ bool Runner::run_http() {
   ServerOptions so;
   so.binary = o_.server;
   so.config_path = write_config("http.yaml", false);
+  so.keys_file = write_bench_keys(work_);
   so.data_dir = dir;
   so.log_path = work_ + "/waybilld-http.log";
   ServerProcess server(so);

@@ -382,8 +382,10 @@ bool Runner::run_order_to_label() {
   so.binary = o_.sim;
   so.port = sim_port;
   so.log_path = work_ + "/carrier-sim.log";
-  so.argv = {o_.sim, "--listen", "127.0.0.1:" + std::to_string(sim_port), "--config", sim_yaml, "--webhook-target",
-             "http://127.0.0.1:" + std::to_string(server_port)};
+  std::string keys_file = write_bench_keys(work_);
+  so.argv = {o_.sim,           "--listen",          "127.0.0.1:" + std::to_string(sim_port),
+             "--config",       sim_yaml,            "--webhook-target",
+             "http://127.0.0.1:" + std::to_string(server_port), "--webhook-api-key-file", work_ + "/bench.key"};
   so.ready_path = "/healthz";
   ServerProcess sim(so);
   if (!sim.start() || sim.wait_ready(30) < 0) {
@@ -395,6 +397,7 @@ bool Runner::run_order_to_label() {
   wo.binary = o_.server;
   wo.port = server_port;
   wo.config_path = dir + "/waybilld.yaml";
+  wo.keys_file = keys_file;
   std::ofstream(wo.config_path) << o2l_config_text(carriers);
   wo.data_dir = dir + "/data";
   wo.log_path = work_ + "/waybilld-o2l.log";

@@ -67,6 +67,7 @@ bool Runner::run_restart_and_memory() {
   ServerOptions so;
   so.binary = o_.server;
   so.config_path = write_config("restart.yaml", true);
+  so.keys_file = write_bench_keys(work_);
   so.data_dir = dir;
   so.log_path = work_ + "/waybilld-restart.log";
   ServerProcess server(so);

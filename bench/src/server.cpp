@@ -22,6 +22,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "waybill/runtime/auth.hpp"
+
 namespace waybill::bench {
 
 namespace asio = boost::asio;
@@ -87,6 +89,20 @@ HttpReply http_get(const std::string& host, uint16_t port, const std::string& ta
   return out;
 }
 
+const std::string& bench_api_key() {
+  static const std::string key = runtime::generate_api_key();
+  return key;
+}
+
+std::string write_bench_keys(const std::string& dir) {
+  std::string keys = dir + "/keys.yaml", key = dir + "/bench.key";
+  std::ofstream(keys) << "keys:\n  - {partner: bench, key_sha256: " << runtime::key_digest(bench_api_key())
+                      << ", scopes: [admin]}\n";
+  std::ofstream(key) << bench_api_key() << "\n";
+  ::chmod(key.c_str(), 0600);
+  return keys;
+}
+
 uint64_t rss_bytes(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -142,6 +158,10 @@ bool ServerProcess::start() {
   if (!opt_.config_path.empty()) {
     args.push_back("--config");
     args.push_back(opt_.config_path);
+  }
+  if (!opt_.keys_file.empty()) {
+    args.push_back("--keys-file");
+    args.push_back(opt_.keys_file);
   }
   if (!opt_.argv.empty()) args = opt_.argv;
   started_ = now_seconds();

@@ -21,6 +21,14 @@ struct HttpReply {
 /// One blocking GET on a fresh connection; `timeout_ms` bounds the whole exchange.
 HttpReply http_get(const std::string& host, uint16_t port, const std::string& target, int timeout_ms = 5000);
 
+/// The API key of this bench run (random, scope admin): every request sends it as
+/// "Authorization: Bearer <key>".
+const std::string& bench_api_key();
+/// Writes a waybilld keys file holding bench_api_key() to `dir`/keys.yaml and the key
+/// itself to `dir`/bench.key (mode 0600, for carrier-sim's webhooks); returns the
+/// keys file's path.
+std::string write_bench_keys(const std::string& dir);
+
 /// VmRSS of a process in bytes (0 if unknown).
 uint64_t rss_bytes(pid_t pid);
 /// User + system CPU seconds a process has used so far.
@@ -47,6 +55,8 @@ struct ServerOptions {
   std::vector<std::string> argv;
   /// What wait_ready() polls for a 200. Default: "/readyz".
   std::string ready_path = "/readyz";
+  /// --keys-file (empty: none; see write_bench_keys()).
+  std::string keys_file;
 };
 
 class ServerProcess {

@@ -1,13 +1,15 @@
 // waybilld: the waybill server. Runs on embedded defaults; --config FILE loads YAML,
-// --listen and --data-dir override it. SIGTERM/SIGINT drain and exit cleanly.
+// --listen, --data-dir and --keys-file override it. SIGTERM/SIGINT drain and exit
+// cleanly. Logs are JSON lines on stderr (log.hpp).
 #include <csignal>
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 
 #include "waybill/runtime/api.hpp"
+#include "waybill/runtime/auth_keys.hpp"
 #include "waybill/runtime/config.hpp"
+#include "waybill/runtime/log.hpp"
 
 #ifndef WAYBILL_VERSION
 #define WAYBILL_VERSION "0.0.0"
@@ -16,13 +18,38 @@
 using namespace waybill;
 using namespace waybill::runtime;
 
+namespace {
+
+constexpr log::Logger kLog("waybilld");
+
+// Start-up refused for a bad setting: exit code 2, naming the key.
+int config_error(const Status& st) {
+  kLog.error("config error", {{"key", st.field()}, {"reason", st.message()}});
+  return 2;
+}
+
+// Announces where the generated admin key is. The key itself is never logged.
+void report_keys(const KeySetup& keys) {
+  if (keys.admin_key_file.empty()) {
+    kLog.info("API keys loaded", {{"keys", keys.keys.size()}});
+  } else if (keys.generated) {
+    kLog.warn("no API keys configured: generated an admin key (mode 0600); send it as 'Authorization: Bearer <key>'",
+              {{"admin_key_file", keys.admin_key_file}});
+  } else {
+    kLog.info("no API keys configured: using the generated admin key", {{"admin_key_file", keys.admin_key_file}});
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"waybill server: order and shipment lifecycle sync between ERP and carriers"};
-  std::string config_path, listen, data_dir;
+  std::string config_path, listen, data_dir, keys_file;
   bool version = false;
   app.add_option("--config", config_path, "YAML configuration file");
   app.add_option("--listen", listen, "HOST:PORT for the HTTP API and /metrics (overrides the config)");
   app.add_option("--data-dir", data_dir, "RocksDB data directory (overrides the config)");
+  app.add_option("--keys-file", keys_file, "YAML file of API keys (overrides auth.keys_file)");
   app.add_flag("--version", version, "Print the version and exit");
   CLI11_PARSE(app, argc, argv);
   if (version) {
@@ -31,19 +58,17 @@ int main(int argc, char** argv) {
   }
 
   auto config = config_path.empty() ? parse_config("") : load_config(config_path);
-  if (!config) {
-    std::fprintf(stderr, "waybilld: config error: %s: %s\n", config.status().field().c_str(),
-                 config.status().message().c_str());
-    return 2;
-  }
+  if (!config) return config_error(config.status());
   if (!listen.empty()) {
-    if (auto st = apply_listen(listen, &config->http); !st.ok()) {
-      std::fprintf(stderr, "waybilld: --listen: %s\n", st.message().c_str());
-      return 2;
-    }
+    if (auto st = apply_listen(listen, &config->http); !st.ok()) return config_error(st);
   }
   if (!data_dir.empty()) config->engine.store.data_dir = data_dir;
-  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  if (!keys_file.empty()) config->api.auth.keys_file = keys_file;
+  log::set_level(*log::parse_level(config->log_level));  // validated by parse_config
+  auto keys = setup_api_keys(config->api.auth, config->engine.store.data_dir);
+  if (!keys) return config_error(keys.status());
+  report_keys(*keys);
+  config->api.auth.keys = std::move(keys->keys);
 
   // Block the stop signals in every thread; main waits for them below.
   sigset_t stop_signals;
@@ -57,12 +82,12 @@ int main(int argc, char** argv) {
   auto t0 = std::chrono::steady_clock::now();
   auto engine = Engine::start(config->engine, &metrics);
   if (!engine) {
-    spdlog::error("cannot start: {}", engine.status().message());
+    kLog.error("cannot start", {{"error", engine.status().message()}});
     return 1;
   }
   Api api(**engine, metrics, config->api);
   if (auto st = api.start(); !st.ok()) {
-    spdlog::error("cannot start: {}", st.message());
+    kLog.error("cannot start", {{"error", st.message()}, {"field", st.field()}});
     (*engine)->stop();
     return 1;
   }
@@ -70,22 +95,26 @@ int main(int argc, char** argv) {
     api.handle(std::move(req), std::move(respond));
   });
   if (auto st = server.start(); !st.ok()) {
-    spdlog::error("cannot start: {}", st.message());
+    kLog.error("cannot start", {{"error", st.message()}, {"field", st.field()}});
     (*engine)->stop();
     return 1;
   }
   auto ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  spdlog::info("waybilld {} ready on http://{}:{} (data dir {}, fsync {}) in {:.1f} ms", WAYBILL_VERSION,
-               config->http.host, server.port(), config->engine.store.data_dir,
-               config->engine.writer.sync ? "on" : "off", ready_ms);
-  std::fflush(stdout);
+  const bool tls = !config->http.tls_cert_file.empty();
+  // Tests and tools read the address from this message: keep "ready on <url>" in it.
+  std::string url = std::string(tls ? "https" : "http") + "://" + config->http.host + ":" + std::to_string(server.port());
+  kLog.info("waybilld " WAYBILL_VERSION " ready on " + url, {{"url", url},
+                                                            {"data_dir", config->engine.store.data_dir},
+                                                            {"fsync", config->engine.writer.sync},
+                                                            {"tls", tls},
+                                                            {"ready_ms", ready_ms}});
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  spdlog::info("signal {}: draining", sig);
+  kLog.info("signal received: draining", {{"signal", sig}});
   server.stop(10000);
   api.stop();
   (*engine)->stop();
-  spdlog::info("stopped");
+  kLog.info("stopped");
   return 0;
 }

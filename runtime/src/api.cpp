@@ -20,6 +20,7 @@ Api::Api(Engine& engine, Metrics& metrics, ApiOptions options)
     : engine_(engine),
       metrics_(metrics),
       options_(options),
+      keys_(options.auth.keys),
       feed_(engine.store(), EventFeedOptions{}),
       webhooks_(engine.store(), engine.writer(), webhook_client_, options.webhooks) {}
 
@@ -68,11 +69,23 @@ void Api::handle(HttpRequest&& request, Responder respond) {
   call->metrics = &metrics_;
   call->locks = &locks_;
   call->retry_after_s = options_.retry_after_s;
+  call->access_log = options_.access_log;
+  call->correlation_id = correlation_id_of(call->req);
   auto& req = call->req;
   std::string_view target = req.target;
   auto q = target.find('?');
   std::string_view path = target.substr(0, q);
   auto parts = split_path(path);
+  // Before anything reads the body or touches state: who calls, and may they.
+  auto auth = authorize(keys_, req, parts);
+  if (auth.denial) {
+    call->route = auth.access ? std::string(auth.access->route) : "{unknown}";
+    return call->finish(std::move(*auth.denial));
+  }
+  if (auth.key) {
+    call->partner = auth.key->partner;
+    call->mask_pii = !has_scope(auth.key->scopes, Scope::pii);
+  }
   const bool get = req.method == "GET", post = req.method == "POST";
   auto method_not_allowed = [&] {
     call->finish(HttpResponse{405, "application/problem+json",
@@ -278,6 +291,7 @@ void Api::create_order(const CallPtr& call) {
   req->idempotency = call->claim;
   req->success_status = 201;
   req->reply = reply_to(call);
+  req->correlation_id = call->correlation_id;
   auto st = engine_.orders().send(id, caf::make_message(std::move(req)));
   if (!st.ok()) call->fail(st);
 }
@@ -316,6 +330,7 @@ void Api::order_action(const CallPtr& call, const std::string& order_id, const s
   req->command = std::move(command);
   req->idempotency = call->claim;
   req->reply = reply_to(call);
+  req->correlation_id = call->correlation_id;
   auto st = engine_.orders().send(order_id, caf::make_message(std::move(req)));
   if (!st.ok()) call->fail(st);
 }
@@ -352,6 +367,7 @@ void Api::register_shipment(const CallPtr& call) {
   req->command = std::move(*cmd);
   req->idempotency = call->claim;
   req->reply = reply_to(call);
+  req->correlation_id = call->correlation_id;
   auto st = engine_.shipments().send(id, caf::make_message(std::move(req)));
   if (!st.ok()) call->fail(st);
 }

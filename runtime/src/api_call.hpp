@@ -8,6 +8,10 @@
 
 namespace waybill::runtime {
 
+/// The correlation id a request names (X-Request-Id, else X-Correlation-Id), or a
+/// new one when it names none usable (1 to 128 visible ASCII characters).
+std::string correlation_id_of(const HttpRequest& req);
+
 struct Api::Call {
   HttpRequest req;
   std::string route;
@@ -18,15 +22,18 @@ struct Api::Call {
   int retry_after_s = 1;
   std::optional<actors::IdempotencyClaim> claim;
   std::vector<std::string> held;  // KeyLocks keys to release when answered
+  /// From X-Request-Id / X-Correlation-Id, or generated; answered as X-Request-Id and
+  /// carried into the actors (and on to the carriers).
+  std::string correlation_id;
+  /// The caller's partner name (empty on open routes).
+  std::string partner;
+  /// Consignee data in the answer is masked (the key lacks the `pii` scope).
+  bool mask_pii = true;
+  bool access_log = true;
 
-  void finish(HttpResponse res) {
-    for (auto& k : held) locks->release(k);
-    held.clear();
-    if (res.status == 503 || res.status == 429) res.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
-    metrics->observe_http(req.method, route, res.status,
-                          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    respond(std::move(res));
-  }
+  /// Answers, once: masks consignee data when needed, adds the correlation id, counts
+  /// the request and logs it.
+  void finish(HttpResponse res);
   void finish(const actors::Reply& r) {
     finish(HttpResponse{r.status, r.problem ? "application/problem+json" : "application/json", r.body, {}});
   }

@@ -20,6 +20,7 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 void send_shipment_command(Engine& engine, const Api::CallPtr& call, const std::string& id,
                            std::shared_ptr<actors::ShipmentRequest> req) {
   req->reply = [call](Reply r) { call->finish(r); };
+  req->correlation_id = call->correlation_id;
   auto st = engine.shipments().send(id, caf::make_message(std::move(req)));
   if (!st.ok()) call->fail(st);
 }

@@ -2,9 +2,9 @@
 // and their two routes (source-shaped JSON orders, on-demand exports).
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <spdlog/spdlog.h>
 
 #include "api_call.hpp"
+#include "waybill/runtime/log.hpp"
 #include "waybill/runtime/url.hpp"
 
 namespace waybill::runtime {
@@ -15,7 +15,9 @@ Status Api::start_files() {
     return {Code::invalid_argument, profiles.status().message(),
             options_.intake.sources_dir + "/" + profiles.status().field()};
   sources_ = std::move(*profiles);
-  for (auto& p : sources_) spdlog::info("source {}: {} mapped field(s){}", p.source, p.fields.size(), p.has_json ? ", JSON" : "");
+  for (auto& p : sources_)
+    log::Logger("intake").info("source profile loaded",
+                               {{"source", p.source}, {"fields", p.fields.size()}, {"json", p.has_json}});
   drop_ = std::make_unique<DropFolder>(engine_, sources_, options_.intake, options_.limits, file_stats_);
   if (auto st = drop_->start(); !st.ok()) return st;
   exporter_ = std::make_unique<DailyExporter>(engine_.store(), engine_.writer(), options_.exports, file_stats_);
@@ -48,6 +50,7 @@ void Api::source_order(const CallPtr& call, const std::string& source) {
   req->idempotency = call->claim;
   req->success_status = 201;
   req->reply = [call](actors::Reply r) { call->finish(r); };
+  req->correlation_id = call->correlation_id;
   auto st = engine_.orders().send(id, caf::make_message(std::move(req)));
   if (!st.ok()) call->fail(st);
 }

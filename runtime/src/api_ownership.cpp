@@ -38,6 +38,7 @@ void Api::update_order(const CallPtr& call, const std::string& order_id) {
   }
   auto violations = ownership_violations(options_.ownership, source, cmd->fields);
   auto req = std::make_shared<actors::OrderRequest>();
+  req->correlation_id = call->correlation_id;
   if (violations.empty()) {
     // Only accepted updates are idempotent by key; every refused attempt is recorded.
     if (!begin_idempotent(call)) return;

@@ -99,8 +99,11 @@ void Api::decide_dispute(const CallPtr& call, const std::string& id, const std::
   cmd.action = action;
   cmd.amount_minor = body->amount_minor;
   cmd.note = std::move(body->note);
+  // Who decided: the authenticated partner, plus the person it names (X-Actor), so the
+  // audit trail never rests on a header alone.
   std::string_view who = call->req.header("x-actor");
-  cmd.actor = who.empty() ? "operator" : std::string(who.substr(0, 128));
+  cmd.actor = call->partner.empty() ? "operator" : call->partner;
+  if (!who.empty()) cmd.actor += "/" + std::string(who.substr(0, 128));
   send_to_ledger(engine_, call, actors::SettlementRequest{std::move(cmd), {}});
 }
 

@@ -8,6 +8,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "auth_yaml.hpp"
+#include "waybill/runtime/log.hpp"
+
 namespace waybill::runtime {
 
 namespace {
@@ -133,6 +136,12 @@ std::map<std::string, Setter> setters(Config& c, std::string* listen) {
       {"listen", bind(listen)},
       {"data_dir", bind(&e.store.data_dir)},
       {"log.level", bind(&c.log_level)},
+      {"log.access", bind(&c.api.access_log)},
+      {"auth.keys", [&c](const YAML::Node& n, const std::string& key) { return read_api_keys(n, key, &c.api.auth.keys); }},
+      {"auth.keys_file", bind(&c.api.auth.keys_file)},
+      {"auth.admin_key_file", bind(&c.api.auth.admin_key_file)},
+      {"http.tls.cert_file", bind(&c.http.tls_cert_file)},
+      {"http.tls.key_file", bind(&c.http.tls_key_file)},
       {"http.threads", bind_min(&c.http.threads, 1)},
       {"http.max_body_bytes", bind_min<uint64_t>(&c.http.max_body_bytes, 1024)},
       {"http.max_header_bytes", bind_min<uint32_t>(&c.http.max_header_bytes, 1024)},
@@ -299,9 +308,11 @@ Result<Config> parse_config(const std::string& text) {
       return Status{Code::invalid_argument, "owner '" + owner + "' is not in ownership.sources", "ownership.owners." + field};
   if (!parse_time_of_day(c.api.exports.at_utc))
     return Status{Code::invalid_argument, "must be HH:MM (UTC, 00:00..23:59)", "export.at_utc"};
-  static const char* const levels[] = {"trace", "debug", "info", "warn", "error", "off"};
-  if (std::find(std::begin(levels), std::end(levels), c.log_level) == std::end(levels))
+  if (!log::parse_level(c.log_level))
     return Status{Code::invalid_argument, "must be one of trace, debug, info, warn, error, off", "log.level"};
+  if (c.http.tls_cert_file.empty() != c.http.tls_key_file.empty())
+    return Status{Code::invalid_argument, "TLS needs both a certificate and a key file",
+                  c.http.tls_cert_file.empty() ? "http.tls.cert_file" : "http.tls.key_file"};
   return c;
 }
 

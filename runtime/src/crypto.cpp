@@ -1,5 +1,6 @@
 #include "waybill/runtime/crypto.hpp"
 
+#include <cstdlib>
 #include <vector>
 
 #include <openssl/crypto.h>
@@ -68,10 +69,13 @@ bool carrier_signature_matches(std::string_view secret, std::string_view body, s
   return equal_constant_time(header.substr(prefix.size()), to_hex(hmac_sha256(secret, body)));
 }
 
-std::string random_base64(size_t n) {
-  std::vector<unsigned char> buf(n);
-  RAND_bytes(buf.data(), static_cast<int>(n));
-  return base64_encode(std::string_view(reinterpret_cast<const char*>(buf.data()), n));
+std::string random_base64(size_t n) { return base64_encode(random_bytes(n)); }
+
+std::string random_bytes(size_t n) {
+  std::string buf(n, '\0');
+  // A failing CSPRNG must not hand out predictable secrets.
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(buf.data()), static_cast<int>(n)) != 1) std::abort();
+  return buf;
 }
 
 }  // namespace waybill::runtime

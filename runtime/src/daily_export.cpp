@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <future>
 
-#include <spdlog/spdlog.h>
+#include "waybill/runtime/log.hpp"
 
 #include "file_io.hpp"
 #include "waybill/actors/reads.hpp"
@@ -13,6 +13,8 @@
 namespace waybill::runtime {
 
 namespace {
+
+constexpr log::Logger kLog("export");
 
 using storage::Column;
 
@@ -210,10 +212,10 @@ Result<ExportResult> DailyExporter::run(const std::string& date) {
   auto r = write_daily_export(store_, options_.dir, date);
   if (r) {
     stats_.exports_written.fetch_add(1);
-    spdlog::info("export {}: {} shipment(s), {} accrual(s) in {}", date, r->shipments, r->accruals, options_.dir);
+    kLog.info("export written", {{"date", date}, {"shipments", r->shipments}, {"accruals", r->accruals}, {"dir", options_.dir}});
   } else {
     stats_.export_failures.fetch_add(1);
-    spdlog::error("export {}: {}", date, r.status().message());
+    kLog.error("export failed", {{"date", date}, {"error", r.status().message()}});
   }
   return r;
 }
@@ -253,7 +255,7 @@ void DailyExporter::loop() {
     if (std::chrono::steady_clock::now() >= next_check) {
       if (options_.nightly) {
         lock.unlock();
-        if (auto st = run_due(now_us()); !st.ok()) spdlog::warn("nightly export: {}; trying again later", st.message());
+        if (auto st = run_due(now_us()); !st.ok()) kLog.warn("nightly export failed; trying again later", {{"error", st.message()}});
         lock.lock();
       }
       next_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.check_interval_ms);

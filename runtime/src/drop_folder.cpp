@@ -4,11 +4,10 @@
 #include <chrono>
 #include <future>
 
-#include <spdlog/spdlog.h>
-
 #include "file_io.hpp"
 #include "waybill/actors/model.hpp"
 #include "waybill/runtime/crypto.hpp"
+#include "waybill/runtime/log.hpp"
 
 namespace waybill::runtime {
 
@@ -16,6 +15,8 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+constexpr log::Logger kLog("intake");
 
 // Entries looked at per source directory and scan: a flooded folder is worked through
 // over several scans instead of one unbounded listing.
@@ -85,7 +86,8 @@ Status DropFolder::start() {
     if (ec) return {Code::internal, "cannot create " + options_.drop_dir + "/" + p.source + ": " + ec.message(), "intake.drop_dir"};
   }
   if (!options_.watch || profiles_.empty()) return {};
-  spdlog::info("watching {} for {} source(s) every {} ms", options_.drop_dir, profiles_.size(), options_.poll_interval_ms);
+  kLog.info("watching drop folders",
+            {{"dir", options_.drop_dir}, {"sources", profiles_.size()}, {"poll_interval_ms", options_.poll_interval_ms}});
   thread_ = std::thread([this] {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
@@ -143,9 +145,12 @@ DropFolder::Outcome DropFolder::process(const SourceProfile& profile, const fs::
   const std::string name = file.filename().string();
   const fs::path processed = file.parent_path() / "processed";
   const std::string where = profile.source + "/" + name;
+  // One correlation id per file: its log lines and every order it submits share it.
+  const std::string correlation_id = log::new_correlation_id();
+  const auto flog = kLog.with(correlation_id);
   auto text = fileio::read_file(file.string(), options_.max_file_bytes);
   if (!text && text.status().code() != Code::payload_too_large) {
-    spdlog::warn("intake {}: {}; trying again later", where, text.status().message());
+    flog.warn("cannot read file; trying again later", {{"file", where}, {"error", text.status().message()}});
     return Outcome::retry;
   }
   std::string key;
@@ -163,8 +168,8 @@ DropFolder::Outcome DropFolder::process(const SourceProfile& profile, const fs::
   }
 
   std::vector<actors::Reply> replies;
-  if (!submit_all(mapping.orders, &replies)) {
-    spdlog::warn("intake {}: not every order was answered; the file stays for the next scan", where);
+  if (!submit_all(mapping.orders, correlation_id, &replies)) {
+    flog.warn("not every order was answered; the file stays for the next scan", {{"file", where}});
     return Outcome::retry;
   }
   const std::string& id_column = profile.field("order_id")->column;
@@ -190,26 +195,30 @@ DropFolder::Outcome DropFolder::process(const SourceProfile& profile, const fs::
   if (!mapping.rejects.empty()) {
     auto st = fileio::write_atomically((processed / (target + ".rejects.csv")).string(), report_csv(mapping.rejects));
     if (!st.ok()) {
-      spdlog::error("intake {}: {}", where, st.message());
+      flog.error("cannot write the rejects report", {{"file", where}, {"error", st.message()}});
       return Outcome::retry;
     }
   }
   if (!key.empty()) {
     std::string record = "file=" + name + " processed=" + target + " at=" + format_rfc3339(now_us());
     if (auto st = record_done(key, record); !st.ok()) {
-      spdlog::error("intake {}: cannot record the file as done: {}", where, st.message());
+      flog.error("cannot record the file as done", {{"file", where}, {"error", st.message()}});
       return Outcome::retry;
     }
   }
   if (auto st = fileio::move_durably(file.string(), (processed / target).string()); !st.ok()) {
-    spdlog::error("intake {}: {}", where, st.message());
+    flog.error("cannot move the file to processed/", {{"file", where}, {"error", st.message()}});
     return Outcome::retry;
   }
   stats_.rows_accepted.fetch_add(accepted);
   stats_.rows_duplicate.fetch_add(duplicate);
   stats_.rows_rejected.fetch_add(mapping.rejects.size());
-  spdlog::info("intake {}: {} row(s): {} accepted, {} duplicate, {} rejected -> processed/{}", where, mapping.rows,
-               accepted, duplicate, mapping.rejects.size(), target);
+  flog.info("file processed", {{"file", where},
+                               {"rows", mapping.rows},
+                               {"accepted", accepted},
+                               {"duplicate", duplicate},
+                               {"rejected", mapping.rejects.size()},
+                               {"moved_to", "processed/" + target}});
   return Outcome::processed;
 }
 
@@ -220,18 +229,20 @@ DropFolder::Outcome DropFolder::skip(const fs::path& file, const std::string& re
   auto st = fileio::write_atomically((processed / (target + ".skipped.txt")).string(), note);
   if (st.ok()) st = fileio::move_durably(file.string(), (processed / target).string());
   if (!st.ok()) {
-    spdlog::error("intake {}: {}", file.string(), st.message());
+    kLog.error("cannot move the file to processed/", {{"file", file.string()}, {"error", st.message()}});
     return Outcome::retry;
   }
-  spdlog::info("intake {}/{}: {} -> processed/{}", file.parent_path().filename().string(), file.filename().string(),
-               note.substr(0, note.size() - 1), target);
+  kLog.info("file skipped", {{"file", file.parent_path().filename().string() + "/" + file.filename().string()},
+                             {"why", note.substr(0, note.size() - 1)},
+                             {"moved_to", "processed/" + target}});
   return Outcome::skipped;
 }
 
 // Sends every order to its actor, at most max_in_flight at a time, and collects the
 // answers. False when the file must be tried again: stop requested, an answer did not
 // come in time, or an order met a transient failure (overload, storage unavailable).
-bool DropFolder::submit_all(std::vector<MappedOrder>& orders, std::vector<actors::Reply>* replies) {
+bool DropFolder::submit_all(std::vector<MappedOrder>& orders, const std::string& correlation_id,
+                            std::vector<actors::Reply>* replies) {
   auto answers = std::make_shared<Answers>();
   answers->replies.resize(orders.size());
   const auto timeout = std::chrono::milliseconds(options_.answer_timeout_ms);
@@ -260,6 +271,7 @@ bool DropFolder::submit_all(std::vector<MappedOrder>& orders, std::vector<actors
     std::string id = orders[i].command.order.order_id;
     req->command = orders[i].command;
     req->success_status = 201;
+    req->correlation_id = correlation_id;
     req->reply = [answers, i](actors::Reply r) {
       std::lock_guard lock(answers->mutex);
       answers->replies[i] = std::move(r);

@@ -14,10 +14,10 @@
 
 #include <filesystem>
 
-#include <spdlog/spdlog.h>
 
 #include "waybill/actors/carrier_adapter.hpp"
 #include "waybill/runtime/http_client.hpp"
+#include "waybill/runtime/log.hpp"
 #include "waybill/runtime/metrics.hpp"
 #include "waybill/runtime/tracking_poller.hpp"
 
@@ -53,8 +53,34 @@ Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 namespace {
 
+constexpr log::Logger kLog("engine");
+
+std::string request_id_of(const actors::CarrierHttpRequest& r) {
+  for (auto& [k, v] : r.headers)
+    if (k == "X-Request-Id") return v;
+  return {};
+}
+
+// Every exchange with a carrier is logged at debug level under the correlation id of
+// the request that caused it (never the body: it carries the consignee's address).
 actors::CarrierTransport transport_over(HttpClient* client) {
   return [client](actors::CarrierHttpRequest in, std::function<void(actors::CarrierHttpResult)> done) {
+    if (log::enabled(log::Level::debug)) {
+      auto started = std::chrono::steady_clock::now();
+      done = [done = std::move(done), started, id = request_id_of(in), method = in.method, host = in.host,
+              port = in.port, target = in.target](actors::CarrierHttpResult r) {
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        log::Logger("carrier_http", id)
+            .debug("carrier exchange", {{"method", method},
+                                        {"host", host},
+                                        {"port", port},
+                                        {"target", target},
+                                        {"status", r.status},
+                                        {"error", r.error},
+                                        {"latency_ms", ms}});
+        done(std::move(r));
+      };
+    }
     ClientRequest req;
     req.method = std::move(in.method);
     req.host = std::move(in.host);
@@ -80,7 +106,7 @@ actors::CarrierTransport transport_over(HttpClient* client) {
 Status start_carriers(Engine::Impl& s) {
   auto& b = s.options.booking;
   if (b.carriers_dir.empty() || !std::filesystem::is_directory(b.carriers_dir)) {
-    spdlog::info("no carrier profiles in '{}': carrier booking is off", b.carriers_dir);
+    kLog.info("no carrier profiles: carrier booking is off", {{"carriers_dir", b.carriers_dir}});
     return {};
   }
   auto profiles = actors::load_carrier_profiles(b.carriers_dir);
@@ -95,7 +121,8 @@ Status start_carriers(Engine::Impl& s) {
   dir.default_ship_from = b.default_ship_from;
   dir.crash_after_booking_answers = b.crash_after_booking_answers;
   if (b.crash_after_booking_answers > 0)
-    spdlog::warn("fault injection: the process dies on booking answer #{}", b.crash_after_booking_answers);
+    kLog.warn("fault injection: the process dies on a booking answer",
+              {{"crash_after_booking_answers", b.crash_after_booking_answers}});
   HttpClientOptions client_options;
   client_options.threads = b.client_threads;
   client_options.max_connections_per_endpoint = b.client_max_connections;
@@ -105,8 +132,12 @@ Status start_carriers(Engine::Impl& s) {
     auto stats = std::make_shared<actors::AdapterStats>();
     dir.stats[p.name] = stats;
     dir.adapters[p.name] = actors::spawn_carrier_adapter(*s.system, p, transport_over(s.client.get()), stats, seed++);
-    spdlog::info("carrier {} v{} at {}:{}{} ({} services)", p.name, p.version, p.host, p.port, p.base_path,
-                 p.services.size());
+    kLog.info("carrier profile loaded", {{"carrier", p.name},
+                                         {"version", p.version},
+                                         {"host", p.host},
+                                         {"port", p.port},
+                                         {"base_path", p.base_path},
+                                         {"services", p.services.size()}});
   }
   return {};
 }
@@ -126,7 +157,7 @@ void resume_work(Engine::Impl& s) {
     }
     return true;
   });
-  if (orders + bookings > 0) spdlog::info("resumed {} order(s) and {} booking(s) under way", orders, bookings);
+  if (orders + bookings > 0) kLog.info("resumed orders and bookings under way", {{"orders", orders}, {"bookings", bookings}});
 }
 
 }  // namespace
@@ -147,7 +178,8 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions& options, Metr
   // completions are handed on, so this crash point loses answers, never data.
   auto crash_after = options.crash_after_commits;
   auto commits = std::make_shared<std::atomic<int64_t>>(0);
-  if (crash_after > 0) spdlog::warn("fault injection: the process dies after committed batch #{}", crash_after);
+  if (crash_after > 0)
+    kLog.warn("fault injection: the process dies after a number of committed batches", {{"crash_after_commits", crash_after}});
   writer_options.observer = [metrics, listener, user_observer, crash_after, commits](size_t n, size_t bytes,
                                                                                      double secs) {
     if (crash_after > 0 && commits->fetch_add(1) + 1 == crash_after) std::_Exit(137);

@@ -2,14 +2,18 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <thread>
+#include <type_traits>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "waybill/actors/render.hpp"
 
@@ -18,6 +22,7 @@ namespace waybill::runtime {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 HttpResponse problem_response(int http_status, const Status& status) {
@@ -29,6 +34,7 @@ struct HttpServer::Impl {
   HttpHandler handler;
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
+  std::optional<ssl::context> tls;  // set: every connection speaks TLS
   std::vector<std::thread> threads;
   std::atomic<size_t> connections{0};
   std::atomic<size_t> in_progress{0};
@@ -59,14 +65,31 @@ size_t head_bytes(const http::request<http::string_body>& msg) {
   return n;
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+// One connection, over plain TCP (Stream = beast::tcp_stream) or TLS
+// (beast::ssl_stream<beast::tcp_stream>): the HTTP exchange is the same, only the
+// handshake and the closing differ.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
  public:
-  Session(tcp::socket&& socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket&& socket, HttpServer::Impl& server) : stream_(make_stream(std::move(socket), server)), server_(server) {}
   ~Session() { server_.connections.fetch_sub(1, std::memory_order_relaxed); }
 
   void start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        // The handshake gets the read timeout too: a client that never completes it
+        // must not hold the connection.
+        self->lowest().expires_after(std::chrono::milliseconds(self->server_.options.read_timeout_ms));
+        self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return self->drop();
+          self->read();
+        });
+      } else {
+        self->read();
+      }
+    });
   }
 
  private:
@@ -76,15 +99,16 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(server_.options.max_header_bytes);
     // The first request of a connection and each later one get the full read timeout;
     // an idle keep-alive connection is closed after the idle timeout.
-    stream_.expires_after(std::chrono::milliseconds(
+    lowest().expires_after(std::chrono::milliseconds(
         first_ ? server_.options.read_timeout_ms : server_.options.idle_timeout_ms));
     first_ = false;
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted)
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
+        ec == ssl::error::stream_truncated)
       return close();
     if (ec == http::error::body_limit)
       return reply_error(413, {Code::payload_too_large, "request body exceeds " +
@@ -115,9 +139,9 @@ class Session : public std::enable_shared_from_this<Session> {
       req.headers.emplace_back(std::move(name), std::string(sv(f.value())));
     }
     // No timer while the handler works: the answer may take a group commit or two.
-    stream_.expires_never();
+    lowest().expires_never();
     server_.in_progress.fetch_add(1, std::memory_order_relaxed);
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     server_.handler(std::move(req), [self](HttpResponse res) {
       net::post(self->stream_.get_executor(),
                 [self, res = std::move(res)]() mutable { self->write(std::move(res), false); });
@@ -134,8 +158,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (res.status == 0) {
       server_.in_progress.fetch_sub(1, std::memory_order_relaxed);
       beast::error_code ec;
-      stream_.socket().set_option(net::socket_base::linger(true, 0), ec);  // RST, not FIN
-      stream_.socket().close(ec);
+      lowest().socket().set_option(net::socket_base::linger(true, 0), ec);  // RST, not FIN
+      lowest().socket().close(ec);
       return;
     }
     auto msg = std::make_shared<http::response<http::string_body>>();
@@ -148,8 +172,8 @@ class Session : public std::enable_shared_from_this<Session> {
     bool keep = keep_alive_ && !close_after && !server_.stopping.load();
     msg->keep_alive(keep);
     msg->prepare_payload();
-    stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
-    http::async_write(stream_, *msg, [self = shared_from_this(), msg, keep](beast::error_code ec, size_t) {
+    lowest().expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+    http::async_write(stream_, *msg, [self = this->shared_from_this(), msg, keep](beast::error_code ec, size_t) {
       self->server_.in_progress.fetch_sub(1, std::memory_order_relaxed);
       if (ec || !keep) return self->close();
       self->read();
@@ -157,12 +181,27 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    if constexpr (kTls) {
+      // close_notify, bounded: a peer that never answers it is simply dropped.
+      lowest().expires_after(std::chrono::milliseconds(1000));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->drop(); });
+    } else {
+      beast::error_code ec;
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+      lowest().close();
+    }
   }
 
-  beast::tcp_stream stream_;
+  void drop() { lowest().close(); }
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  static Stream make_stream(tcp::socket&& socket, HttpServer::Impl& server) {
+    if constexpr (kTls) return Stream(std::move(socket), *server.tls);
+    else return Stream(std::move(socket));
+  }
+
+  Stream stream_;
   HttpServer::Impl& server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -184,7 +223,8 @@ void HttpServer::Impl::accept() {
     } else {
       connections.fetch_add(1, std::memory_order_relaxed);
       socket.set_option(tcp::no_delay(true));
-      std::make_shared<Session>(std::move(socket), *this)->start();
+      if (tls) std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket), *this)->start();
+      else std::make_shared<Session<beast::tcp_stream>>(std::move(socket), *this)->start();
     }
     accept();
   });
@@ -197,8 +237,29 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler) : impl_(s
 
 HttpServer::~HttpServer() { stop(0); }
 
+namespace {
+
+Status load_tls(HttpServer::Impl& s) {
+  auto& o = s.options;
+  s.tls.emplace(ssl::context::tls_server);
+  beast::error_code ec;
+  s.tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::no_compression,
+                     ec);
+  if (!ec) s.tls->use_certificate_chain_file(o.tls_cert_file, ec);
+  if (ec) return {Code::invalid_argument, "cannot load TLS certificate '" + o.tls_cert_file + "': " + ec.message(), "http.tls.cert_file"};
+  s.tls->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
+  if (ec) return {Code::invalid_argument, "cannot load TLS key '" + o.tls_key_file + "': " + ec.message(), "http.tls.key_file"};
+  return {};
+}
+
+}  // namespace
+
 Status HttpServer::start() {
   auto& s = *impl_;
+  if (!s.options.tls_cert_file.empty() || !s.options.tls_key_file.empty()) {
+    if (auto st = load_tls(s); !st.ok()) return st;
+  }
   beast::error_code ec;
   auto address = net::ip::make_address(s.options.host, ec);
   if (ec) return {Code::invalid_argument, "bad listen host '" + s.options.host + "'", "listen"};

@@ -4,18 +4,20 @@
 #include <future>
 
 #include <caf/send.hpp>
-#include <spdlog/spdlog.h>
 
 #include "file_io.hpp"
 #include "waybill/actors/settlement.hpp"
 #include "waybill/runtime/csv.hpp"
 #include "waybill/runtime/invoice_intake.hpp"
+#include "waybill/runtime/log.hpp"
 
 namespace waybill::runtime {
 
 namespace fs = std::filesystem;
 
 namespace {
+
+constexpr log::Logger kLog("settlement");
 
 // Entries looked at per scan: a flooded folder is worked through over several scans.
 constexpr size_t kMaxListed = 10000;
@@ -59,7 +61,7 @@ Status InvoiceFolder::start() {
   fs::create_directories(fs::path(options_.dir) / "processed", ec);
   if (ec) return {Code::internal, "cannot create " + options_.dir + ": " + ec.message(), "settlement.invoice_dir"};
   if (!options_.watch) return {};
-  spdlog::info("watching {} for carrier invoices every {} ms", options_.dir, options_.poll_interval_ms);
+  kLog.info("watching the invoice folder", {{"dir", options_.dir}, {"poll_interval_ms", options_.poll_interval_ms}});
   thread_ = std::thread([this] {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
@@ -106,6 +108,8 @@ size_t InvoiceFolder::poll_once() {
 
 InvoiceFolder::Outcome InvoiceFolder::process(const fs::path& file) {
   const std::string name = file.filename().string();
+  const std::string correlation_id = log::new_correlation_id();
+  const auto flog = kLog.with(correlation_id);
   const fs::path processed = file.parent_path() / "processed";
   std::string rejects;
   append_csv_row(&rejects, {"line", "carrier", "invoice_number", "field", "reason"});
@@ -137,12 +141,12 @@ InvoiceFolder::Outcome InvoiceFolder::process(const fs::path& file) {
       if (!ledger) return Outcome::retry;  // shutting down: the file stays for the next start
       caf::anon_send(ledger, std::move(request));
       if (answer.wait_for(std::chrono::milliseconds(options_.answer_timeout_ms)) != std::future_status::ready) {
-        spdlog::warn("invoices {}: no answer from the settlement ledger; the file stays for the next scan", name);
+        flog.warn("no answer from the settlement ledger; the file stays for the next scan", {{"file", name}});
         return Outcome::retry;
       }
       auto reply = answer.get();
       if (reply.status == 503 || reply.status >= 500) {
-        spdlog::warn("invoices {}: ledger answered {}; the file stays for the next scan", name, reply.status);
+        flog.warn("settlement ledger unavailable; the file stays for the next scan", {{"file", name}, {"status", reply.status}});
         return Outcome::retry;
       }
       if (reply.status >= 400) refuse(problem_field(reply.body, "field"), problem_field(reply.body, "detail"));
@@ -154,18 +158,19 @@ InvoiceFolder::Outcome InvoiceFolder::process(const fs::path& file) {
   std::string target = free_name(processed, name);
   if (refused > 0 || !parsed) {
     if (auto st = fileio::write_atomically((processed / (target + ".rejects.csv")).string(), rejects); !st.ok()) {
-      spdlog::error("invoices {}: cannot write the rejects report: {}", name, st.message());
+      flog.error("cannot write the rejects report", {{"file", name}, {"error", st.message()}});
       return Outcome::retry;
     }
   }
   if (auto st = fileio::move_durably(file.string(), (processed / target).string()); !st.ok()) {
-    spdlog::error("invoices {}: cannot move to processed/: {}", name, st.message());
+    flog.error("cannot move the file to processed/", {{"file", name}, {"error", st.message()}});
     return Outcome::retry;
   }
   stats_.files_processed++;
   stats_.invoices_reconciled += reconciled;
   stats_.invoices_refused += refused;
-  spdlog::info("invoices {}: {} invoice(s) reconciled, {} refused -> processed/{}", name, reconciled, refused, target);
+  flog.info("invoice file processed",
+            {{"file", name}, {"reconciled", reconciled}, {"refused", refused}, {"moved_to", "processed/" + target}});
   return Outcome::processed;
 }
 

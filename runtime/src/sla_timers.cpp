@@ -3,7 +3,8 @@
 #include <unordered_set>
 
 #include <caf/message.hpp>
-#include <spdlog/spdlog.h>
+
+#include "waybill/runtime/log.hpp"
 
 #include "waybill/actors/entity.hpp"
 
@@ -56,7 +57,7 @@ size_t SlaTimerScanner::scan_once(int64_t now_us) {
     ++fired;
     return true;
   });
-  if (!st.ok()) spdlog::warn("sla timer scan: {}", st.message());
+  if (!st.ok()) log::Logger("sla").warn("timer scan failed", {{"error", st.message()}});
   // Keys gone from the column were fired or moved: forget them.
   for (auto it = dispatched_.begin(); it != dispatched_.end();)
     it = present.count(it->first) ? std::next(it) : dispatched_.erase(it);

@@ -7,7 +7,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
-#include <spdlog/spdlog.h>
+#include "waybill/runtime/log.hpp"
 
 #include "waybill/actors/carrier_adapter.hpp"
 #include "waybill/actors/reads.hpp"
@@ -17,6 +17,7 @@ namespace waybill::runtime {
 
 namespace {
 
+constexpr log::Logger kLog("tracking_poll");
 using Clock = std::chrono::steady_clock;
 using tick_atom = caf::atom_constant<caf::atom("polltick")>;
 
@@ -102,7 +103,7 @@ void read_page(PollerState& st) {
                                            return true;
                                          });
   if (!status.ok()) {
-    spdlog::warn("tracking poll {}: reading the poll index failed: {}", st.profile->name, status.message());
+    kLog.warn("reading the poll index failed", {{"carrier", st.profile->name}, {"error", status.message()}});
     return;  // the next tick reads from the same cursor
   }
   st.seen_in_sweep += static_cast<int64_t>(read);
@@ -251,8 +252,11 @@ void on_answer(Poller* self, PollAnswer& a) {
     if (!r.tracking.skipped.empty() && !st.warned_in_sweep) {
       st.warned_in_sweep = true;
       auto& why = r.tracking.skipped.front();
-      spdlog::warn("tracking poll {}: shipment {}: {} event(s) skipped, e.g. {}: {}", st.profile->name,
-                   a.unit.shipment_id, r.tracking.skipped.size(), why.field(), why.message());
+      kLog.warn("events skipped", {{"carrier", st.profile->name},
+                                   {"shipment_id", a.unit.shipment_id},
+                                   {"skipped", r.tracking.skipped.size()},
+                                   {"example_field", why.field()},
+                                   {"example_reason", why.message()}});
     }
     if (!r.tracking.milestones.empty()) deliver(self, a.unit, std::move(r.tracking.milestones));
   } else {
@@ -260,7 +264,7 @@ void on_answer(Poller* self, PollAnswer& a) {
     // A business rejection (say 404 for a shipment the carrier forgot) is not retried
     // before the next sweep; everything else is transient.
     if (r.outcome != actors::CallOutcome::rejected) retry_later(st, std::move(a.unit));
-    else spdlog::debug("tracking poll {}: shipment {} refused: {}", st.profile->name, a.unit.shipment_id, r.message);
+    else kLog.debug("poll refused", {{"carrier", st.profile->name}, {"shipment_id", a.unit.shipment_id}, {"reason", r.reason}});
   }
   pump(self);
 }
@@ -306,8 +310,11 @@ std::unique_ptr<TrackingPoller> TrackingPoller::start(caf::actor_system& system,
     auto stats = std::make_shared<PollStats>();
     p->stats_[profile.name] = stats;
     p->actors_.push_back(system.spawn(poller, &profile, deps, stats));
-    spdlog::info("tracking poll {}: every {} s, {} in flight, {} per tick every {} ms", profile.name, o.interval_s,
-                 o.max_concurrency, o.batch_size, o.tick_ms);
+    kLog.info("polling carrier", {{"carrier", profile.name},
+                                  {"interval_s", o.interval_s},
+                                  {"max_concurrency", o.max_concurrency},
+                                  {"batch_size", o.batch_size},
+                                  {"tick_ms", o.tick_ms}});
   }
   return p;
 }

@@ -12,11 +12,11 @@
 #include <random>
 #include <thread>
 
-#include <spdlog/spdlog.h>
 
 #include "waybill/actors/model.hpp"
 #include "waybill/runtime/crypto.hpp"
 #include "waybill/runtime/event_feed.hpp"
+#include "waybill/runtime/log.hpp"
 
 namespace waybill::runtime {
 
@@ -24,6 +24,8 @@ using storage::Column;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+constexpr log::Logger kLog("webhooks");
 
 bool type_matches(const fb::SubscriptionT& s, const std::string& type) {
   if (s.event_types.empty()) return true;
@@ -222,7 +224,8 @@ struct WebhookDispatcher::Impl {
           dl.last_error = s->last_error;
           dl.first_failure_us = s->first_failure_us;
           dl.dead_us = now_us();
-          spdlog::warn("webhook {}: event {} dead-lettered after {} attempts ({})", id, pos, s->attempts, s->last_error);
+          kLog.warn("event dead-lettered",
+                    {{"subscription", id}, {"position", pos}, {"attempts", s->attempts}, {"error", s->last_error}});
           stats.dead_lettered.fetch_add(1, std::memory_order_relaxed);
           if (replaying) {
             if (!s->replay.empty()) s->replay.pop_front();  // stays dead; record refreshed below
@@ -305,7 +308,8 @@ WebhookDispatcher::~WebhookDispatcher() { stop(); }
 Status WebhookDispatcher::start() {
   auto& s = *impl_;
   if (s.options.crash_after_deliveries > 0)
-    spdlog::warn("fault injection: the process dies after webhook delivery #{}", s.options.crash_after_deliveries);
+    kLog.warn("fault injection: the process dies after a number of webhook deliveries",
+              {{"crash_after_deliveries", s.options.crash_after_deliveries}});
   Status bad;
   auto st = s.store.scan_prefix(Column::subscriptions, "s/", s.options.max_subscriptions,
                                 [&](std::string_view, std::string_view v) {

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -278,6 +279,7 @@ void CarrierSim::handle(HttpRequest&& request, Responder respond) {
       w.Key("service"); w.String(l.service.c_str());
       w.Key("time"); w.String(format_rfc3339(l.sold_us).c_str());
       w.Key("voided"); w.Bool(l.voided);
+      w.Key("request_id"); w.String(l.request_id.c_str());
       w.EndObject();
     }
     w.EndArray();
@@ -464,6 +466,7 @@ void CarrierSim::book(CarrierState& c, HttpRequest& req, Responder& respond) {
       l.carrier_shipment_id = shipment_id;
       l.service = svc->code;
       l.sold_us = now_us();
+      l.request_id = std::string(req.header("x-request-id"));
       ledger_.push_back(l);
       ledger_by_tracking_[l.carrier + '\0' + l.tracking_number] = ledger_.size() - 1;
       numbers.push_back(l.tracking_number);
@@ -590,6 +593,16 @@ bool CarrierSim::is_voided(const std::string& carrier, const std::string& tracki
   return it != ledger_by_tracking_.end() && ledger_[it->second].voided;
 }
 
+std::string CarrierSim::webhook_api_key() {
+  if (config_.webhook_api_key_file.empty()) return {};
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (webhook_api_key_.empty()) {
+    std::ifstream in(config_.webhook_api_key_file);
+    in >> webhook_api_key_;  // stays empty until the file exists
+  }
+  return webhook_api_key_;
+}
+
 void CarrierSim::push_event(const std::string& carrier, const std::string& body, const std::string& sig, int attempt) {
   runtime::ClientRequest req;
   std::string target = config_.webhook_target;
@@ -604,6 +617,7 @@ void CarrierSim::push_event(const std::string& carrier, const std::string& body,
   req.target = "/v1/carriers/" + carrier + "/webhook";
   req.body = body;
   req.headers.emplace_back("X-Carrier-Signature", sig);
+  if (auto key = webhook_api_key(); !key.empty()) req.headers.emplace_back("Authorization", "Bearer " + key);
   req.timeout_ms = 5000;
   webhook_client_->send(std::move(req), [this, carrier, body, sig, attempt](runtime::ClientResult r) {
     bool ok = r.status.ok() && r.response.status / 100 == 2;

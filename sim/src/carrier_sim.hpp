@@ -25,6 +25,7 @@ struct LabelRecord {
   std::string service;
   int64_t sold_us = 0;
   bool voided = false;
+  std::string request_id;  // X-Request-Id of the booking request, as the carrier saw it
 };
 
 /// Runs callbacks after a delay on its own thread (latency, held answers, feeds).
@@ -61,6 +62,7 @@ class CarrierSim {
   void start_feed(CarrierState& c, const std::vector<std::string>& tracking_numbers);
   bool is_voided(const std::string& carrier, const std::string& tracking_number) const;
   void push_event(const std::string& carrier, const std::string& body, const std::string& signature, int attempt);
+  std::string webhook_api_key();
   int64_t latency_ms(CarrierState& c);
   double roll();
 
@@ -72,6 +74,7 @@ class CarrierSim {
   std::vector<LabelRecord> ledger_;
   std::unordered_map<std::string, size_t> ledger_by_tracking_;  // carrier + '\0' + tracking number
   std::map<std::string, uint64_t> polls_;  // carrier + '\0' + carrier shipment id -> tracking requests
+  std::string webhook_api_key_;  // from config_.webhook_api_key_file, once read
   Delayer delayer_;
 };
 

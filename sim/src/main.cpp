@@ -1,5 +1,6 @@
-// carrier-sim --listen HOST:PORT --config FILE [--webhook-target URL]
+// carrier-sim --listen HOST:PORT --config FILE [--webhook-target URL] [--webhook-api-key-file FILE]
 // Plays the carriers of its config over HTTP for waybill's tests, bench and demo.
+// Logs are JSON lines on stderr, like waybilld's.
 #include <csignal>
 #include <cstdio>
 
@@ -7,28 +8,35 @@
 
 #include "carrier_sim.hpp"
 #include "waybill/runtime/config.hpp"
+#include "waybill/runtime/log.hpp"
 
 using namespace waybill;
 
+namespace {
+constexpr log::Logger kLog("carrier-sim");
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"carrier-sim: simulated parcel and freight carriers"};
-  std::string config_path, listen, webhook_target;
+  std::string config_path, listen, webhook_target, key_file;
   app.add_option("--config", config_path, "YAML file with the carriers to play")->required();
   app.add_option("--listen", listen, "HOST:PORT (overrides the config)");
   app.add_option("--webhook-target", webhook_target, "waybill base URL for tracking webhooks (overrides the config)");
+  app.add_option("--webhook-api-key-file", key_file,
+                 "file with the waybill API key sent with tracking webhooks (overrides the config)");
   CLI11_PARSE(app, argc, argv);
 
   auto config = sim::load_sim_config(config_path);
   if (!config) {
-    std::fprintf(stderr, "carrier-sim: config error: %s: %s\n", config.status().field().c_str(),
-                 config.status().message().c_str());
+    kLog.error("config error", {{"key", config.status().field()}, {"reason", config.status().message()}});
     return 2;
   }
   if (!listen.empty()) config->listen = listen;
   if (!webhook_target.empty()) config->webhook_target = webhook_target;
+  if (!key_file.empty()) config->webhook_api_key_file = key_file;
   runtime::HttpServerOptions http;
   if (auto st = runtime::apply_listen(config->listen, &http); !st.ok()) {
-    std::fprintf(stderr, "carrier-sim: listen: %s\n", st.message().c_str());
+    kLog.error("config error", {{"key", "listen"}, {"reason", st.message()}});
     return 2;
   }
 
@@ -46,11 +54,12 @@ int main(int argc, char** argv) {
     sim.handle(std::move(req), std::move(respond));
   });
   if (auto st = server.start(); !st.ok()) {
-    std::fprintf(stderr, "carrier-sim: %s\n", st.message().c_str());
+    kLog.error("cannot start", {{"error", st.message()}});
     return 1;
   }
-  std::printf("carrier-sim ready on http://%s:%u with %zu carriers\n", http.host.c_str(), server.port(), carriers);
-  std::fflush(stdout);
+  // Tests read the address from this message: keep "ready on <url>" in it.
+  std::string url = "http://" + http.host + ":" + std::to_string(server.port());
+  kLog.info("carrier-sim ready on " + url, {{"url", url}, {"carriers", carriers}});
   int sig = 0;
   sigwait(&stop_signals, &sig);
   server.stop(2000);

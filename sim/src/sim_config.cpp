@@ -109,11 +109,12 @@ Result<SimConfig> parse_sim_config(const std::string& text) {
   } catch (const YAML::Exception& e) {
     return Status{Code::invalid_argument, std::string("invalid YAML: ") + e.what(), "config"};
   }
-  YamlMap m(root, "", {"listen", "webhook_target", "seed", "carriers"});
+  YamlMap m(root, "", {"listen", "webhook_target", "webhook_api_key_file", "seed", "carriers"});
   if (!m.error().ok()) return m.error();
   try {
     if (auto s = m.get("listen", &cfg.listen); !s.ok()) return s;
     if (auto s = m.get("webhook_target", &cfg.webhook_target); !s.ok()) return s;
+    if (auto s = m.get("webhook_api_key_file", &cfg.webhook_api_key_file); !s.ok()) return s;
     if (auto s = m.get("seed", &cfg.seed); !s.ok()) return s;
     auto carriers = m.child("carriers");
     if (!carriers.IsSequence() || carriers.size() == 0)

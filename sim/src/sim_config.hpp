@@ -84,6 +84,11 @@ struct SimConfig {
   std::string listen = "127.0.0.1:9090";
   /// Base URL of the waybill instance tracking webhooks go to; empty = none.
   std::string webhook_target;
+  /// File holding the waybill API key (scope carrier:webhook) sent with each webhook as
+  /// "Authorization: Bearer <key>"; read when a webhook goes out, so it may appear
+  /// after the sim started (waybilld writes its generated admin key on first start).
+  /// Empty: no key is sent.
+  std::string webhook_api_key_file;
   uint64_t seed = 42;
   std::vector<SimCarrier> carriers;
 };

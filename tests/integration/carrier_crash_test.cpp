@@ -407,7 +407,7 @@ TEST(CarrierCrash, KillsDuringBookingBurstLeaveNoDuplicateLabels) {
 
   // Resumed bookings per incarnation, from the log.
   std::string log = w.log();
-  static const std::regex resumed_re(R"(resumed ([0-9]+) order\(s\) and ([0-9]+) booking\(s\))");
+  static const std::regex resumed_re(R"("orders":([0-9]+),"bookings":([0-9]+))");
   std::string resumed;
   for (auto it = std::sregex_iterator(log.begin(), log.end(), resumed_re); it != std::sregex_iterator(); ++it)
     resumed += " " + (*it)[1].str() + "/" + (*it)[2].str();

@@ -181,7 +181,7 @@ class HostileInput : public ::testing::Test {
   std::string raw_request(const std::string& method, const std::string& target, const std::string& body,
                           const std::string& extra_headers = "") const {
     return method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
-           extra_headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+           "Authorization: Bearer " + kAdminKey + "\r\n" + extra_headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   }
 
   static std::unique_ptr<ServerProcess> server_;

@@ -202,7 +202,8 @@ TEST_F(Settlement, EveryOutcomeWithAmountsEventsDisputesAndFiguresSurvivingSigki
   auto accept = c.post("/v1/disputes/parcelco:INV-A:2/accept", R"({"note":"fuel surcharge update"})", {{"X-Actor", "fin-ops"}});
   ASSERT_EQ(accept.status, 200) << accept.describe();
   EXPECT_EQ(Json::parse(accept.body).str_or_empty("/lines/1/dispute/state"), "accepted");
-  EXPECT_EQ(Json::parse(accept.body).str_or_empty("/lines/1/dispute/resolved_by"), "fin-ops");
+  EXPECT_NE(Json::parse(accept.body).str_or_empty("/lines/1/dispute/resolved_by").find("/fin-ops"), std::string::npos)
+      << accept.body;
   ASSERT_EQ(c.post("/v1/disputes/parcelco:INV-A:2/accept", "").status, 200) << "the same decision again is answered";
   EXPECT_EQ(c.post("/v1/disputes/parcelco:INV-A:2/reject", "").status, 409);
   ASSERT_EQ(c.post("/v1/disputes/parcelco:INV-B:1/reject", R"({"note":"billed twice"})").status, 200);

@@ -19,6 +19,9 @@ namespace waybill::runtime::testing_engine {
 using testing_support::eventually;
 using testing_support::TempDir;
 
+/// The engine tests call as admin (the API's authorization has its own tests).
+inline constexpr const char* kTestAdminKey = "unit-test-admin-key";
+
 inline std::string order_json(const std::string& id, int qty = 1) {
   return R"({"order_id":")" + id +
          R"(","ship_to":{"name":"Ada","street":"1 Main St","city":"Springfield","postal_code":"12345","country":"US"},)"
@@ -54,6 +57,10 @@ inline std::string field(const std::string& body, const char* key) {
 
 class EngineTest : public ::testing::Test {
  protected:
+  EngineTest() {
+    api_options_.auth.keys.push_back({"unit-test", key_digest(kTestAdminKey), static_cast<ScopeSet>(Scope::admin)});
+  }
+
   void SetUp() override { start(); }
   void TearDown() override { stop(); }
 
@@ -90,6 +97,7 @@ class EngineTest : public ::testing::Test {
     auto future = promise->get_future();
     auto calls = std::make_shared<std::atomic<int>>(0);
     HttpRequest req{method, target, content_type, idempotency_key, body};
+    req.headers.emplace_back("authorization", std::string("Bearer ") + kTestAdminKey);
     api_->handle(std::move(req), [promise, calls](HttpResponse res) {
       if (calls->fetch_add(1) == 0) promise->set_value(std::move(res));
       else ADD_FAILURE() << "responder called twice";

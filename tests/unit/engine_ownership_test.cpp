@@ -18,6 +18,7 @@ class EngineOwnershipTest : public EngineTest {
     auto future = promise->get_future();
     HttpRequest req{"PATCH", "/v1/orders/" + id, "application/json", key, body, {}};
     if (!source.empty()) req.headers.emplace_back("x-source-system", source);
+    req.headers.emplace_back("authorization", std::string("Bearer ") + kTestAdminKey);
     api_->handle(std::move(req), [promise](HttpResponse r) { promise->set_value(std::move(r)); });
     EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
     return future.get();

@@ -8,6 +8,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "test_keys.hpp"
+
 namespace waybill::itest {
 
 namespace beast = boost::beast;
@@ -54,6 +56,7 @@ struct HttpClient::Impl {
   std::optional<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
   size_t opened = 0;
+  std::string api_key = kAdminKey;
 
   void close() {
     if (!stream) return;
@@ -104,6 +107,7 @@ HttpClient::HttpClient(std::string host, uint16_t port, std::chrono::millisecond
 HttpClient::~HttpClient() { close(); }
 
 void HttpClient::close() { impl_->close(); }
+void HttpClient::set_api_key(std::string key) { impl_->api_key = std::move(key); }
 bool HttpClient::connected() const { return impl_->stream.has_value(); }
 size_t HttpClient::connections_opened() const { return impl_->opened; }
 
@@ -127,7 +131,12 @@ HttpResult HttpClient::request(std::string_view method, std::string_view target,
   req.version(11);
   req.set(http::field::host, s.host + ":" + std::to_string(s.port));
   req.keep_alive(true);
-  for (auto& [k, v] : headers) req.set(k, v);
+  bool names_key = false;
+  for (auto& [k, v] : headers) {
+    req.set(k, v);
+    names_key = names_key || iequals(k, "Authorization") || iequals(k, "X-Api-Key");
+  }
+  if (!names_key && !s.api_key.empty()) req.set(http::field::authorization, "Bearer " + s.api_key);
   req.body() = std::string(body);
   if (!body.empty() || method == "POST" || method == "PUT") req.prepare_payload();
 

@@ -4,6 +4,9 @@
 // after the server closed it. A request never retries by itself: a transport failure
 // (refused, reset, timeout) is reported in `error` with status 0, because a test that
 // kills the server must treat such a request as "unknown", not as failed or done.
+//
+// Every request carries "Authorization: Bearer <kAdminKey>" (test_keys.hpp) unless the
+// request names Authorization or X-Api-Key itself or set_api_key() changed the key.
 #pragma once
 
 #include <chrono>
@@ -49,6 +52,9 @@ class HttpClient {
   HttpResult post(std::string_view target, std::string_view body, const HttpHeaders& headers = {});
   /// POST with Content-Type application/x-ndjson.
   HttpResult post_ndjson(std::string_view target, std::string_view body, const HttpHeaders& headers = {});
+
+  /// The key sent as "Authorization: Bearer <key>"; empty sends none.
+  void set_api_key(std::string key);
 
   /// Closes the connection; the next request opens a new one.
   void close();

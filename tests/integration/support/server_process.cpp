@@ -19,6 +19,7 @@
 
 #include "child_process.hpp"
 #include "http_client.hpp"
+#include "tls_client.hpp"
 
 #ifndef WAYBILLD_PATH
 #define WAYBILLD_PATH "waybilld"
@@ -91,6 +92,10 @@ ServerProcess::ServerProcess(Options options) : options_(std::move(options)) {
     config_path_ = dir_ + "/waybilld.yaml";
     std::ofstream(config_path_) << options_.config_yaml;
   }
+  if (!options_.keys_yaml.empty()) {
+    keys_path_ = dir_ + "/keys.yaml";
+    std::ofstream(keys_path_) << options_.keys_yaml;
+  }
 }
 
 ServerProcess::~ServerProcess() {
@@ -137,6 +142,10 @@ void ServerProcess::print_log(std::ostream& out) const {
     args.push_back("--config");
     args.push_back(config_path_);
   }
+  if (!keys_path_.empty()) {
+    args.push_back("--keys-file");
+    args.push_back(keys_path_);
+  }
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   {
     std::ofstream marker(log_path_, std::ios::app);
@@ -145,6 +154,7 @@ void ServerProcess::print_log(std::ostream& out) const {
     marker << " ====\n";
   }
   log_offset_ = file_size_or_zero(log_path_);
+  if (!stderr_path_.empty()) stderr_offset_ = file_size_or_zero(stderr_path_);
   int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (log_fd < 0) return ::testing::AssertionFailure() << "open " << log_path_ << ": " << std::strerror(errno);
   int err_fd = log_fd;
@@ -174,7 +184,7 @@ void ServerProcess::print_log(std::ostream& out) const {
 ::testing::AssertionResult ServerProcess::start() {
   if (auto r = spawn(); !r) return r;
   const auto deadline = Clock::now() + options_.ready_timeout;
-  static const std::regex ready_re(R"(ready on http://([0-9.]+):([0-9]+))");
+  static const std::regex ready_re(R"(ready on https?://([0-9.]+):([0-9]+))");
   while (Clock::now() < deadline) {
     int status = 0;
     pid_t r = waitpid(pid_, &status, WNOHANG);
@@ -186,16 +196,19 @@ void ServerProcess::print_log(std::ostream& out) const {
     }
     if (port_ == 0) {
       std::smatch m;
+      // With split_stderr the log lines (and the ready line) are in the stderr file.
       std::string text = current_log();
+      if (!stderr_path_.empty()) text += read_file_from(stderr_path_, stderr_offset_);
       if (std::regex_search(text, m, ready_re)) {
         host_ = m[1];
         port_ = static_cast<uint16_t>(std::stoi(m[2]));
       }
     }
     if (port_ != 0) {
-      HttpClient probe(host_, port_, 1000ms);
-      auto res = probe.get("/readyz");
-      if (res.status == 200) return ::testing::AssertionSuccess();
+      int status = 0;
+      if (options_.tls_ca_file.empty()) status = HttpClient(host_, port_, 1000ms).get("/readyz").status;
+      else status = tls_request(host_, port_, options_.tls_ca_file, "GET", "/readyz", {}, {}, 1000ms).status;
+      if (status == 200) return ::testing::AssertionSuccess();
     }
     std::this_thread::sleep_for(10ms);
   }

@@ -6,6 +6,9 @@
 // "ready on http://HOST:PORT" log line, so parallel test processes never clash over
 // ports. start() then waits, bounded, until GET /readyz answers 200.
 //
+// API keys: unless told otherwise, the server gets a keys file with the test keys
+// (test_keys.hpp) through --keys-file.
+//
 // On destruction the child is killed; if the current test failed, the log is printed
 // and the directory is kept for inspection, otherwise it is removed.
 #pragma once
@@ -19,6 +22,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "test_keys.hpp"
 
 namespace waybill::itest {
 
@@ -51,6 +56,12 @@ class ServerProcess {
     std::chrono::milliseconds ready_timeout{15000};
     /// Send stderr to its own file (see stderr_text()) instead of the shared log.
     bool split_stderr = false;
+    /// Written to <dir>/keys.yaml and passed with --keys-file when not empty; empty
+    /// leaves the server to its configured keys (or its generated admin key).
+    std::string keys_yaml = test_keys_yaml();
+    /// When the server speaks TLS: the CA file that signs its certificate, for the
+    /// readiness probe.
+    std::string tls_ca_file;
   };
 
   ServerProcess();
@@ -95,10 +106,11 @@ class ServerProcess {
   ExitStatus wait_for_exit(std::chrono::milliseconds timeout);
 
   Options options_;
-  std::string dir_, data_dir_, log_path_, stderr_path_, config_path_;
+  std::string dir_, data_dir_, log_path_, stderr_path_, config_path_, keys_path_;
   pid_t pid_ = -1;
   int incarnations_ = 0;
   size_t log_offset_ = 0;  // where the current incarnation's output starts
+  size_t stderr_offset_ = 0;  // the same in the stderr file (split_stderr)
   std::string host_;
   uint16_t port_ = 0;
 };

@@ -194,6 +194,12 @@ void SimProcess::print_log(std::ostream& out) const {
     args.push_back("--webhook-target");
     args.push_back(options_.webhook_target);
   }
+  if (!options_.webhook_api_key.empty()) {
+    std::string key_path = dir_ + "/waybill.key";
+    std::ofstream(key_path, std::ios::trunc) << options_.webhook_api_key << "\n";
+    args.push_back("--webhook-api-key-file");
+    args.push_back(key_path);
+  }
   int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (log_fd < 0) return ::testing::AssertionFailure() << "open " << log_path_ << ": " << std::strerror(errno);
   pid_t pid = spawn_child(args, log_fd, log_fd);
@@ -285,6 +291,7 @@ std::optional<LabelLedger> SimProcess::labels() const {
     l.carrier_shipment_id = item.str_or_empty("/carrier_shipment_id");
     l.service = item.str_or_empty("/service");
     l.voided = item.boolean("/voided").value_or(false);
+    l.request_id = item.str_or_empty("/request_id");
     ledger.labels.push_back(std::move(l));
   }
   if (doc.int64("/count").value_or(-1) != static_cast<int64_t>(ledger.labels.size()))
@@ -364,7 +371,7 @@ CarrierStack::~CarrierStack() {
 }
 
 std::string CarrierStack::waybill_config(const std::string& extra) const {
-  return "log:\n  level: info\nbooking:\n  carriers_dir: " + profiles_.path() + "\n" + extra + "\n";
+  return "log:\n  level: " + options_.log_level + "\nbooking:\n  carriers_dir: " + profiles_.path() + "\n" + extra + "\n";
 }
 
 void CarrierStack::set_waybill_extra_yaml(const std::string& extra_yaml) {

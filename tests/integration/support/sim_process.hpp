@@ -30,6 +30,7 @@
 
 #include "http_client.hpp"
 #include "server_process.hpp"
+#include "test_keys.hpp"
 
 namespace waybill::itest {
 
@@ -62,6 +63,7 @@ class PortReservation {
 struct SimLabel {
   std::string carrier, reference, tracking_number, carrier_shipment_id, service;
   bool voided = false;
+  std::string request_id;  // X-Request-Id of the booking request that sold it
 };
 
 /// The sim's ledger, indexed for the checks carrier tests make.
@@ -91,6 +93,9 @@ class SimProcess {
     std::string webhook_target;
     /// Port to listen on; 0 lets the sim choose (read back from its ready line).
     uint16_t port = 0;
+    /// waybill API key sent with the sim's webhooks (through a file and
+    /// --webhook-api-key-file); empty sends none.
+    std::string webhook_api_key = kCarrierWebhookKey;
     std::chrono::milliseconds ready_timeout{15000};
   };
 
@@ -165,7 +170,8 @@ class CarrierStack {
   struct Options {
     YAML::Node sim_config;
     std::vector<YAML::Node> profiles;  // each written as <name>.yaml
-    std::string waybill_extra_yaml;    // appended to waybilld's config (no booking: section)
+    std::string waybill_extra_yaml;    // appended to waybilld's config (no booking: or log: section)
+    std::string log_level = "info";    // waybilld's log.level
   };
   explicit CarrierStack(Options options);
   ~CarrierStack();

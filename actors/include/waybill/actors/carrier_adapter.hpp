@@ -102,6 +102,9 @@ struct CarrierCall {
   /// Attempts for this call; 0: the profile's retry.max_attempts. Tracking polls use 1:
   /// the poller retries at its next tick instead of holding a window slot in backoff.
   int max_attempts = 0;
+  /// Sent as X-Request-Id with every attempt, so the carrier's logs can be matched
+  /// with ours; empty: no header (calls no request caused, e.g. after a restart).
+  std::string correlation_id;
 };
 
 /// Live figures of one adapter, read by the metrics module.

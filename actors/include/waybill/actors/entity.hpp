@@ -54,6 +54,9 @@ struct OrderRequest {
   ReplyFn reply;
   std::optional<IdempotencyClaim> idempotency;
   int success_status = 200;  // 201 for creation
+  /// The request's correlation id (logs, and X-Request-Id of the carrier calls it
+  /// causes); empty when the command has no request behind it.
+  std::string correlation_id;
 };
 
 /// Asks a booked shipment's carrier to void its unused label.
@@ -64,6 +67,8 @@ struct ShipmentRequest {
   ReplyFn reply;
   std::optional<IdempotencyClaim> idempotency;
   int success_status = 201;
+  /// As OrderRequest::correlation_id.
+  std::string correlation_id;
 };
 
 /// Per-line outcome of a tracking batch.

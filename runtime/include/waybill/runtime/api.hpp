@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "waybill/actors/reads.hpp"
+#include "waybill/runtime/auth.hpp"
 #include "waybill/runtime/daily_export.hpp"
 #include "waybill/runtime/drop_folder.hpp"
 #include "waybill/runtime/engine.hpp"
@@ -34,6 +35,11 @@ struct ApiOptions {
   ExportOptions exports;
   /// Carrier invoice CSV drop folder (freight settlement).
   InvoiceFolderOptions invoices;
+  /// API keys; without any, every route but the open ones answers 401.
+  AuthOptions auth;
+  /// One log line per answered request (method, route, status, duration, partner,
+  /// correlation id). Default: true.
+  bool access_log = true;
 };
 
 class Api {
@@ -83,6 +89,7 @@ class Api {
   Engine& engine_;
   Metrics& metrics_;
   ApiOptions options_;
+  KeyRing keys_;
   KeyLocks locks_;
   EventFeed feed_;
   HttpClient webhook_client_;

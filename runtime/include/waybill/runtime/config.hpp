@@ -15,7 +15,7 @@ struct Config {
   HttpServerOptions http;
   EngineOptions engine;
   ApiOptions api;
-  /// spdlog level: trace, debug, info, warn, error, off. Default: info.
+  /// Least severe log level written: trace, debug, info, warn, error, off. Default: info.
   std::string log_level = "info";
 };
 

@@ -22,5 +22,7 @@ bool equal_constant_time(std::string_view a, std::string_view b);
 bool carrier_signature_matches(std::string_view secret, std::string_view body, std::string_view header);
 /// `n` random bytes, base64-encoded (secrets).
 std::string random_base64(size_t n);
+/// `n` random bytes from OpenSSL's CSPRNG (API keys).
+std::string random_bytes(size_t n);
 
 }  // namespace waybill::runtime

@@ -79,7 +79,8 @@ class DropFolder {
   std::vector<Candidate> candidates(size_t max);
   Outcome process(const SourceProfile& profile, const std::filesystem::path& file);
   Outcome skip(const std::filesystem::path& file, const std::string& record);
-  bool submit_all(std::vector<MappedOrder>& orders, std::vector<actors::Reply>* replies);
+  bool submit_all(std::vector<MappedOrder>& orders, const std::string& correlation_id,
+                  std::vector<actors::Reply>* replies);
   Status record_done(const std::string& key, const std::string& value);
 
   Engine& engine_;

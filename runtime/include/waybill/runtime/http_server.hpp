@@ -63,6 +63,10 @@ struct HttpServerOptions {
   int idle_timeout_ms = 60000;
   /// Most open connections; beyond it new ones are closed at once. Default: 10000.
   size_t max_connections = 10000;
+  /// PEM certificate chain and private key: both set, the listener speaks TLS only
+  /// (TLS 1.2 or later); both empty, plain HTTP. Default: "" (plain HTTP).
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class HttpServer {
