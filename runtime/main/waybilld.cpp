@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "waybill/runtime/api.hpp"
+#include "waybill/runtime/cluster.hpp"
 #include "waybill/runtime/config.hpp"
 
 #ifndef WAYBILL_VERSION
@@ -66,24 +67,43 @@ int main(int argc, char** argv) {
     (*engine)->stop();
     return 1;
   }
-  HttpServer server(config->http, [&api](HttpRequest&& req, Responder respond) {
+  // With a `cluster:` section every request passes the cluster's front door, which
+  // serves it here, forwards it to its owner or refuses it (cluster.hpp).
+  std::unique_ptr<Cluster> cluster;
+  if (config->cluster.enabled()) {
+    auto started = Cluster::start(config->cluster, [&api](HttpRequest&& req, Responder respond) {
+      api.handle(std::move(req), std::move(respond));
+    });
+    if (!started) {
+      spdlog::error("cannot start: {}: {}", started.status().field(), started.status().message());
+      api.stop();
+      (*engine)->stop();
+      return 1;
+    }
+    cluster = std::move(*started);
+  }
+  HttpServer server(config->http, [&api, &cluster](HttpRequest&& req, Responder respond) {
+    if (cluster) return cluster->handle(std::move(req), std::move(respond));
     api.handle(std::move(req), std::move(respond));
   });
   if (auto st = server.start(); !st.ok()) {
     spdlog::error("cannot start: {}", st.message());
+    if (cluster) cluster->stop();
     (*engine)->stop();
     return 1;
   }
   auto ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  spdlog::info("waybilld {} ready on http://{}:{} (data dir {}, fsync {}) in {:.1f} ms", WAYBILL_VERSION,
+  spdlog::info("waybilld {} ready on http://{}:{} (data dir {}, fsync {}{}) in {:.1f} ms", WAYBILL_VERSION,
                config->http.host, server.port(), config->engine.store.data_dir,
-               config->engine.writer.sync ? "on" : "off", ready_ms);
+               config->engine.writer.sync ? "on" : "off", cluster ? ", cluster node " + cluster->node_id() : "",
+               ready_ms);
   std::fflush(stdout);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("signal {}: draining", sig);
   server.stop(10000);
+  if (cluster) cluster->stop();  // peers' forwarded requests still waiting get no answer: they retry
   api.stop();
   (*engine)->stop();
   spdlog::info("stopped");
