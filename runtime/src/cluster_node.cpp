@@ -334,6 +334,9 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::start(const ClusterOptions& op
   auto& cfg = impl->config;
   cfg.load<caf::io::middleman>();
   cfg.set("scheduler.max-threads", static_cast<size_t>(std::max(1, options.threads)));
+  // A shared queue wakes an idle worker at once; work stealing lets idle workers back off
+  // into sleeps that a forwarded request would wait out (measured: scripts/cluster_bench.sh).
+  cfg.set("scheduler.policy", caf::atom("sharing"));
   cfg.set("logger.verbosity", caf::atom("quiet"));
   cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(options.heartbeat_interval_ms)});
   cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::milliseconds(options.connection_timeout_ms)});
