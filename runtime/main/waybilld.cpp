@@ -8,6 +8,7 @@
 
 #include "waybill/runtime/api.hpp"
 #include "waybill/runtime/auth_keys.hpp"
+#include "waybill/runtime/cluster.hpp"
 #include "waybill/runtime/config.hpp"
 #include "waybill/runtime/log.hpp"
 
@@ -91,11 +92,28 @@ int main(int argc, char** argv) {
     (*engine)->stop();
     return 1;
   }
-  HttpServer server(config->http, [&api](HttpRequest&& req, Responder respond) {
+  // With a `cluster:` section every request passes the cluster's front door, which
+  // serves it here, forwards it to its owner or refuses it (cluster.hpp).
+  std::unique_ptr<Cluster> cluster;
+  if (config->cluster.enabled()) {
+    auto started = Cluster::start(config->cluster, [&api](HttpRequest&& req, Responder respond) {
+      api.handle(std::move(req), std::move(respond));
+    });
+    if (!started) {
+      kLog.error("cannot start", {{"error", started.status().message()}, {"field", started.status().field()}});
+      api.stop();
+      (*engine)->stop();
+      return 1;
+    }
+    cluster = std::move(*started);
+  }
+  HttpServer server(config->http, [&api, &cluster](HttpRequest&& req, Responder respond) {
+    if (cluster) return cluster->handle(std::move(req), std::move(respond));
     api.handle(std::move(req), std::move(respond));
   });
   if (auto st = server.start(); !st.ok()) {
     kLog.error("cannot start", {{"error", st.message()}, {"field", st.field()}});
+    if (cluster) cluster->stop();
     (*engine)->stop();
     return 1;
   }
@@ -104,6 +122,7 @@ int main(int argc, char** argv) {
   // Tests and tools read the address from this message: keep "ready on <url>" in it.
   std::string url = std::string(tls ? "https" : "http") + "://" + config->http.host + ":" + std::to_string(server.port());
   kLog.info("waybilld " WAYBILL_VERSION " ready on " + url, {{"url", url},
+                                                            {"cluster_node", cluster ? cluster->node_id() : std::string()},
                                                             {"data_dir", config->engine.store.data_dir},
                                                             {"fsync", config->engine.writer.sync},
                                                             {"tls", tls},
@@ -113,6 +132,7 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   kLog.info("signal received: draining", {{"signal", sig}});
   server.stop(10000);
+  if (cluster) cluster->stop();  // peers' forwarded requests still waiting get no answer: they retry
   api.stop();
   (*engine)->stop();
   kLog.info("stopped");

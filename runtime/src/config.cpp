@@ -10,6 +10,7 @@
 
 #include "auth_yaml.hpp"
 #include "waybill/runtime/log.hpp"
+#include "cluster_yaml.hpp"
 
 namespace waybill::runtime {
 
@@ -227,6 +228,18 @@ std::map<std::string, Setter> setters(Config& c, std::string* listen) {
       {"booking.default_ship_from.city", bind(&e.booking.default_ship_from.city)},
       {"booking.default_ship_from.postal_code", bind(&e.booking.default_ship_from.postal_code)},
       {"booking.default_ship_from.country", bind(&e.booking.default_ship_from.country)},
+      // cluster: (cluster_config.hpp); validated with validate_cluster below.
+      {"cluster.node_id", bind(&c.cluster.node_id)},
+      {"cluster.members", [&c](const YAML::Node& n, const std::string& k) { return read_cluster_members(n, k, &c.cluster.members); }},
+      {"cluster.forward_timeout_ms", bind_min(&c.cluster.forward_timeout_ms, 10)},
+      {"cluster.connect_timeout_ms", bind_min(&c.cluster.connect_timeout_ms, 10)},
+      {"cluster.reconnect_base_ms", bind_min(&c.cluster.reconnect_base_ms, 1)},
+      {"cluster.reconnect_max_ms", bind_min(&c.cluster.reconnect_max_ms, 1)},
+      {"cluster.heartbeat_interval_ms", bind_min(&c.cluster.heartbeat_interval_ms, 10)},
+      {"cluster.connection_timeout_ms", bind_min(&c.cluster.connection_timeout_ms, 100)},
+      {"cluster.max_in_flight", bind_min<size_t>(&c.cluster.max_in_flight, 1)},
+      {"cluster.retry_after_s", bind_min(&c.cluster.retry_after_s, 0)},
+      {"cluster.threads", bind_min(&c.cluster.threads, 1)},
   };
 }
 
@@ -308,6 +321,12 @@ Result<Config> parse_config(const std::string& text) {
       return Status{Code::invalid_argument, "owner '" + owner + "' is not in ownership.sources", "ownership.owners." + field};
   if (!parse_time_of_day(c.api.exports.at_utc))
     return Status{Code::invalid_argument, "must be HH:MM (UTC, 00:00..23:59)", "export.at_utc"};
+  if (auto st = validate_cluster(c.cluster); !st.ok()) return st;
+  // Drop folders feed this node's engine directly and do not route by owner yet.
+  if (c.cluster.enabled() && c.api.intake.watch)
+    return Status{Code::invalid_argument, "must be false in a cluster (drop-folder orders are not routed to their owner yet)", "intake.watch"};
+  if (c.cluster.enabled() && c.api.invoices.watch)
+    return Status{Code::invalid_argument, "must be false in a cluster (invoices are not reconciled across nodes yet)", "settlement.watch"};
   if (!log::parse_level(c.log_level))
     return Status{Code::invalid_argument, "must be one of trace, debug, info, warn, error, off", "log.level"};
   if (c.http.tls_cert_file.empty() != c.http.tls_key_file.empty())

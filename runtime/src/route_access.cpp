@@ -63,6 +63,8 @@ constexpr RouteAccess kTable[] = {
     needs("GET", "/v1/disputes", S::read),
     needs("POST", "/v1/disputes/{dispute_id}/{action}", S::ops),
     needs("GET", "/v1/settlement/summary", S::read),
+    // Cluster membership as this node sees it
+    needs("GET", "/v1/cluster", S::read),
 };
 
 struct Compiled {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "waybill/runtime/api.hpp"
+#include "waybill/runtime/cluster_config.hpp"
 #include "waybill/runtime/engine.hpp"
 #include "waybill/runtime/http_server.hpp"
 
@@ -15,6 +16,8 @@ struct Config {
   HttpServerOptions http;
   EngineOptions engine;
   ApiOptions api;
+  /// Membership and forwarding (the `cluster:` section); off when it names no members.
+  ClusterOptions cluster;
   /// Least severe log level written: trace, debug, info, warn, error, off. Default: info.
   std::string log_level = "info";
 };

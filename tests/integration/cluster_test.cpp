@@ -1,0 +1,253 @@
+// Three real waybilld nodes on loopback forming a cluster (configs like
+// configs/cluster/node*.yaml, with middleman ports reserved up front): orders,
+// registered shipments and milestones driven through every node, one node killed with
+// SIGKILL while load runs, 503 with Retry-After for its keys only (and nothing written
+// for them elsewhere), restart, and every acknowledged change still there.
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "http_client.hpp"
+#include "json.hpp"
+#include "server_process.hpp"
+#include "sim_process.hpp"
+
+namespace waybill::itest {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kNodes = 3;
+constexpr int kOrders = 30;
+
+std::string node_name(int k) { return "node" + std::to_string(k + 1); }
+
+class ClusterFixture {
+ public:
+  ClusterFixture() {
+    for (int k = 0; k < kNodes; ++k) {
+      ServerProcess::Options o;
+      o.config_yaml = config_for(k);
+      nodes_[k] = std::make_unique<ServerProcess>(o);
+    }
+  }
+
+  std::string config_for(int k) const {
+    std::string y =
+        "intake: {watch: false}\n"
+        "settlement: {watch: false}\n"
+        "booking: {carriers_dir: \"\"}\n"  // orders and registered shipments only, no carriers
+        "cluster:\n"
+        "  node_id: " + node_name(k) + "\n"
+        "  reconnect_base_ms: 50\n"
+        "  reconnect_max_ms: 250\n"
+        "  forward_timeout_ms: 5000\n"
+        "  members:\n";
+    for (int m = 0; m < kNodes; ++m)
+      y += "    - {id: " + node_name(m) + ", host: 127.0.0.1, port: " + std::to_string(ports_[m].port()) + "}\n";
+    return y;
+  }
+
+  ServerProcess& node(int k) { return *nodes_[k]; }
+  HttpClient client(int k) { return HttpClient(nodes_[k]->host(), nodes_[k]->port(), 10s); }
+  bool ports_ok() const {
+    for (auto& p : ports_)
+      if (!p.ok()) return false;
+    return true;
+  }
+
+  // Waits, bounded, until node `k` sees every member in `want_up` up and the others down.
+  ::testing::AssertionResult wait_view(int k, const std::set<std::string>& want_up, std::chrono::milliseconds timeout = 15s) {
+    const auto deadline = Clock::now() + timeout;
+    std::string last;
+    while (Clock::now() < deadline) {
+      auto c = client(k);
+      auto r = c.get("/v1/cluster");
+      last = r.describe();
+      if (r.status == 200) {
+        auto j = Json::parse(r.body);
+        bool match = true;
+        for (auto& m : j.items("/members")) {
+          const bool up = m.boolean("/up").value_or(false);
+          match = match && up == (want_up.count(m.str_or_empty("/id")) > 0);
+        }
+        if (match && j.size("/members") == kNodes) return ::testing::AssertionSuccess();
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return ::testing::AssertionFailure() << node_name(k) << " did not reach the expected view; last: " << last;
+  }
+
+ private:
+  PortReservation ports_[kNodes];  // middleman ports, held for the whole test
+  std::unique_ptr<ServerProcess> nodes_[kNodes];
+};
+
+std::string order_json(const std::string& id) {
+  return R"({"order_id":")" + id + R"(","service_level":"ground","ship_to":{"name":"Ada","street":"1 Main St",)"
+         R"("city":"Springfield","postal_code":"62701","country":"US"},"lines":[{"sku":"SKU-1","qty":1}]})";
+}
+
+std::string milestone_json(const std::string& tracking, const std::string& status, int seq) {
+  return R"({"carrier":"ups","tracking_number":")" + tracking + R"(","status":")" + status +
+         R"(","raw_code":"X","event_time":"2026-11-28T1)" + std::to_string(seq) + R"(:00:00Z","sequence":)" +
+         std::to_string(seq) + "}";
+}
+
+std::string status_of(const HttpResult& r) { return Json::parse(r.body).str_or_empty("/status"); }
+
+TEST(Cluster, ThreeNodesForwardSurviveSigkillAndLoseNothing) {
+  ClusterFixture cluster;
+  ASSERT_TRUE(cluster.ports_ok());
+  for (int k = 0; k < kNodes; ++k) ASSERT_TRUE(cluster.node(k).start()) << node_name(k);
+  const std::set<std::string> everyone = {"node1", "node2", "node3"};
+  for (int k = 0; k < kNodes; ++k) ASSERT_TRUE(cluster.wait_view(k, everyone));
+
+  // ---- orders, shipments and milestones through every node ------------------------
+  std::map<std::string, std::string> owner;  // order id -> node that answered (X-Waybill-Node)
+  for (int i = 0; i < kOrders; ++i) {
+    const std::string id = "CL-" + std::to_string(i);
+    auto via = cluster.client(i % kNodes);
+    auto r = via.post("/v1/orders", order_json(id));
+    ASSERT_EQ(r.status, 201) << id << ": " << r.describe();
+    owner[id] = r.header("X-Waybill-Node");
+    ASSERT_TRUE(everyone.count(owner[id])) << r.header("X-Waybill-Node");
+    auto released = cluster.client((i + 1) % kNodes).post("/v1/orders/" + id + "/release", "");
+    ASSERT_EQ(released.status, 200) << id << ": " << released.describe();
+    EXPECT_EQ(released.header("X-Waybill-Node"), owner[id]) << "an order has one owner";
+    auto shipment = cluster.client((i + 2) % kNodes)
+                        .post("/v1/shipments", R"({"shipment_id":")" + id + R"(-1","order_id":")" + id +
+                                                   R"(","carrier":"ups","tracking_numbers":["1ZCL)" + std::to_string(i) + R"("]})");
+    ASSERT_EQ(shipment.status, 201) << id << ": " << shipment.describe();
+    EXPECT_EQ(shipment.header("X-Waybill-Node"), owner[id]) << "a shipment lives with its order";
+    auto m = cluster.client(i % kNodes).post("/v1/tracking", milestone_json("1ZCL" + std::to_string(i), "picked_up", 1));
+    ASSERT_EQ(m.status, 200) << id << ": " << m.describe();
+    EXPECT_EQ(Json::parse(m.body).str_or_empty("/outcome"), "applied") << m.body;
+  }
+  std::map<std::string, int> per_node;
+  for (auto& [id, n] : owner) per_node[n]++;
+  ASSERT_EQ(per_node.size(), 3u) << "every node owns some of the orders";
+
+  // One NDJSON body with a milestone of every shipment, sent to one node, applied by
+  // the owners; a line for an unknown number is rejected as not found.
+  std::string ndjson;
+  for (int i = 0; i < kOrders; ++i) ndjson += milestone_json("1ZCL" + std::to_string(i), "in_transit", 2) + "\n";
+  ndjson += milestone_json("1ZNOBODY", "in_transit", 2) + "\n";
+  auto bulk = cluster.client(1).post_ndjson("/v1/tracking", ndjson);
+  ASSERT_EQ(bulk.status, 200) << bulk.describe();
+  auto summary = Json::parse(bulk.body);
+  EXPECT_EQ(summary.int64("/summary/applied").value_or(-1), kOrders) << bulk.body;
+  EXPECT_EQ(summary.int64("/summary/rejected").value_or(-1), 1) << bulk.body;
+  EXPECT_EQ(summary.str_or_empty("/results/" + std::to_string(kOrders) + "/error"), "not_found") << bulk.body;
+
+  for (int i = 0; i < kOrders; ++i) {
+    const std::string id = "CL-" + std::to_string(i);
+    auto o = cluster.client((i + 2) % kNodes).get("/v1/orders/" + id);
+    ASSERT_EQ(o.status, 200) << o.describe();
+    EXPECT_EQ(status_of(o), "shipped") << "the pickup scan, applied on the owner, ships the order";
+    auto s = cluster.client((i + 1) % kNodes).get("/v1/shipments/" + id + "-1");
+    ASSERT_EQ(s.status, 200) << s.describe();
+    EXPECT_EQ(status_of(s), "in_transit") << s.body;
+    EXPECT_EQ(s.header("X-Waybill-Node"), owner[id]);
+  }
+
+  // ---- SIGKILL one node while orders keep coming through another -----------------
+  const int victim = 1;
+  const std::string victim_id = node_name(victim);
+  std::atomic<bool> stop{false};
+  std::vector<std::string> acked_bg;  // created in the background and acknowledged
+  std::thread load([&] {
+    auto c = cluster.client(2);
+    for (int i = 0; i < 2000 && !stop; ++i) {
+      const std::string id = "BG-" + std::to_string(i);
+      auto r = c.post("/v1/orders", order_json(id));
+      if (r.status == 201) acked_bg.push_back(id);
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  std::this_thread::sleep_for(400ms);
+  cluster.node(victim).kill();
+  std::this_thread::sleep_for(400ms);
+  stop = true;
+  load.join();
+  ASSERT_FALSE(acked_bg.empty());
+  ASSERT_TRUE(cluster.wait_view(0, {"node1", "node3"}));
+  ASSERT_TRUE(cluster.wait_view(2, {"node1", "node3"}));
+
+  // The victim's keys answer 503 with Retry-After, from either survivor; the others work.
+  int unavailable = 0, served = 0;
+  for (int i = 0; i < kOrders; ++i) {
+    const std::string id = "CL-" + std::to_string(i);
+    for (int k : {0, 2}) {
+      auto o = cluster.client(k).get("/v1/orders/" + id);
+      auto m = cluster.client(k).post("/v1/tracking", milestone_json("1ZCL" + std::to_string(i), "out_for_delivery", 3));
+      if (owner[id] == victim_id) {
+        EXPECT_EQ(o.status, 503) << id << ": " << o.describe();
+        EXPECT_FALSE(o.header("Retry-After").empty());
+        EXPECT_EQ(o.header("X-Waybill-Owner"), victim_id);
+        EXPECT_EQ(m.status, 503) << "its tracking numbers too: " << m.describe();
+        EXPECT_FALSE(m.header("Retry-After").empty());
+        ++unavailable;
+      } else {
+        EXPECT_EQ(o.status, 200) << id << ": " << o.describe();
+        EXPECT_EQ(m.status, 200) << id << ": " << m.describe();
+        ++served;
+      }
+    }
+  }
+  EXPECT_GT(unavailable, 0);
+  EXPECT_GT(served, 0);
+  // A new order owned by the victim is refused, not written elsewhere.
+  std::string refused_id;
+  std::vector<std::string> created_while_down;
+  for (int i = 0; i < 100 && refused_id.empty(); ++i) {
+    const std::string id = "NEW-" + std::to_string(i);
+    auto r = cluster.client(0).post("/v1/orders", order_json(id));
+    if (r.status == 503 && r.header("X-Waybill-Owner") == victim_id) refused_id = id;
+    else if (r.status == 201) created_while_down.push_back(id);
+    else ADD_FAILURE() << id << ": " << r.describe();
+  }
+  ASSERT_FALSE(refused_id.empty());
+  auto metrics = cluster.client(0).get("/metrics");
+  EXPECT_EQ(metric_value(metrics.body, "waybill_cluster_peer_up{peer=\"node2\"}"), 0.0);
+  EXPECT_EQ(metric_value(metrics.body, "waybill_cluster_peer_up{peer=\"node3\"}"), 1.0);
+
+  // ---- restart: everything acknowledged is there ----------------------------------
+  ASSERT_TRUE(cluster.node(victim).restart());
+  for (int k = 0; k < kNodes; ++k) ASSERT_TRUE(cluster.wait_view(k, everyone));
+  for (int i = 0; i < kOrders; ++i) {
+    const std::string id = "CL-" + std::to_string(i);
+    for (int k = 0; k < kNodes; ++k) {
+      auto o = cluster.client(k).get("/v1/orders/" + id);
+      ASSERT_EQ(o.status, 200) << id << " via " << node_name(k) << ": " << o.describe();
+      EXPECT_EQ(status_of(o), "shipped");
+      EXPECT_EQ(o.header("X-Waybill-Node"), owner[id]);
+    }
+    auto s = cluster.client(victim).get("/v1/shipments/" + id + "-1");
+    ASSERT_EQ(s.status, 200) << s.describe();
+    // Survivors' shipments took the out_for_delivery scan; the victim's kept in_transit.
+    EXPECT_EQ(status_of(s), owner[id] == victim_id ? "in_transit" : "out_for_delivery") << id << ": " << s.body;
+  }
+  for (auto& id : acked_bg) {
+    auto o = cluster.client(static_cast<int>(id.size()) % kNodes).get("/v1/orders/" + id);
+    EXPECT_EQ(o.status, 200) << "acknowledged " << id << " lost: " << o.describe();
+  }
+  for (auto& id : created_while_down) EXPECT_EQ(cluster.client(victim).get("/v1/orders/" + id).status, 200) << id;
+  for (int k = 0; k < kNodes; ++k)
+    EXPECT_EQ(cluster.client(k).get("/v1/orders/" + refused_id).status, 404) << "refused " << refused_id << " was written";
+  std::cout << "cluster test: " << kOrders << " orders (" << per_node["node1"] << "/" << per_node["node2"] << "/"
+            << per_node["node3"] << " per node), " << acked_bg.size() << " acknowledged during the kill, " << unavailable
+            << " answers 503 for " << victim_id << "'s keys" << std::endl;
+}
+
+}  // namespace
+}  // namespace waybill::itest
