@@ -8,10 +8,7 @@
 
 #include "waybill/runtime/api.hpp"
 #include "waybill/runtime/config.hpp"
-
-#ifndef WAYBILL_VERSION
-#define WAYBILL_VERSION "0.0.0"
-#endif
+#include "waybill/version.hpp"
 
 using namespace waybill;
 using namespace waybill::runtime;
@@ -19,16 +16,11 @@ using namespace waybill::runtime;
 int main(int argc, char** argv) {
   CLI::App app{"waybill server: order and shipment lifecycle sync between ERP and carriers"};
   std::string config_path, listen, data_dir;
-  bool version = false;
   app.add_option("--config", config_path, "YAML configuration file");
   app.add_option("--listen", listen, "HOST:PORT for the HTTP API and /metrics (overrides the config)");
   app.add_option("--data-dir", data_dir, "RocksDB data directory (overrides the config)");
-  app.add_flag("--version", version, "Print the version and exit");
+  app.set_version_flag("--version", build::describe("waybilld"), "Print the version and build and exit");
   CLI11_PARSE(app, argc, argv);
-  if (version) {
-    std::printf("waybilld %s (built %s %s)\n", WAYBILL_VERSION, __DATE__, __TIME__);
-    return 0;
-  }
 
   auto config = config_path.empty() ? parse_config("") : load_config(config_path);
   if (!config) {
@@ -75,7 +67,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  spdlog::info("waybilld {} ready on http://{}:{} (data dir {}, fsync {}) in {:.1f} ms", WAYBILL_VERSION,
+  spdlog::info("waybilld {} ready on http://{}:{} (data dir {}, fsync {}) in {:.1f} ms", build::version,
                config->http.host, server.port(), config->engine.store.data_dir,
                config->engine.writer.sync ? "on" : "off", ready_ms);
   std::fflush(stdout);

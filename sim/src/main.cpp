@@ -7,6 +7,7 @@
 
 #include "carrier_sim.hpp"
 #include "waybill/runtime/config.hpp"
+#include "waybill/version.hpp"
 
 using namespace waybill;
 
@@ -16,6 +17,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_path, "YAML file with the carriers to play")->required();
   app.add_option("--listen", listen, "HOST:PORT (overrides the config)");
   app.add_option("--webhook-target", webhook_target, "waybill base URL for tracking webhooks (overrides the config)");
+  // Handled before the required --config is checked, so it works on its own.
+  app.set_version_flag("--version", build::describe("carrier-sim"), "Print the version and build and exit");
   CLI11_PARSE(app, argc, argv);
 
   auto config = sim::load_sim_config(config_path);
