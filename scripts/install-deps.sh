@@ -9,6 +9,7 @@ packages=(
   libboost-dev libgtest-dev libsimdjson-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libcsv-dev
   prometheus   # the Prometheus integration test scrapes waybilld with the real server
+  openssl        # the CLI test makes a self-signed certificate for its https case
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
