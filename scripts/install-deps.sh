@@ -9,6 +9,7 @@ packages=(
   libboost-dev libgtest-dev libsimdjson-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libcsv-dev
   prometheus   # the Prometheus integration test scrapes waybilld with the real server
+  dpkg-dev file  # scripts/package.sh: CPack's DEB generator runs dpkg-shlibdeps on the binaries
   openssl        # the CLI test makes a self-signed certificate for its https case
 )
 missing=()
