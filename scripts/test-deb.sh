@@ -6,6 +6,7 @@
 #   - waybilld running from the packaged config as the waybill user: by systemd where it
 #     runs, else started by hand (containers), on a port that does not clash (18080)
 #   - curl /healthz and /readyz, the CLI against it
+#   - apt-get install --reinstall (postinst on an existing installation)
 #   - apt-get purge; what the package created for the test (data dir, user) removed
 # Refuses to touch a machine where waybill is already installed.
 #
@@ -112,6 +113,11 @@ step "stop (SIGTERM drains)"
 kill -TERM "$pid"
 wait "$pid" || fail "waybilld exited with $?"
 pid=""
+
+step "apt-get install --reinstall (the upgrade path of the maintainer scripts)"
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall "./$deb" >/dev/null
+[ "$(stat -c '%U:%G %a' /etc/waybill/waybilld.yaml)" = "root:waybill 640" ] || fail "config ownership after reinstall"
+[ -e /var/lib/waybill/CURRENT ] || fail "reinstall lost the data"
 
 step "apt-get purge waybill"
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq waybill >/dev/null
