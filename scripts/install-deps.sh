@@ -10,6 +10,7 @@ packages=(
   libcsv-dev
   prometheus   # the Prometheus integration test scrapes waybilld with the real server
   dpkg-dev file  # scripts/package.sh: CPack's DEB generator runs dpkg-shlibdeps on the binaries
+  libssl-dev     # HMAC signatures (runtime) and https in the waybill CLI; named, not only pulled in
   openssl        # the CLI test makes a self-signed certificate for its https case
 )
 missing=()
