@@ -101,7 +101,13 @@ curl -fsS "http://127.0.0.1:$port/readyz"; echo
 
 step "the CLI against it"
 export WAYBILL_URL="http://127.0.0.1:$port"
-curl -fsS -XPOST "$WAYBILL_URL/v1/orders" -d '{"order_id":"DEB-1","service_level":"ground",
+# A server that enforces API keys generates its admin key into the data directory.
+auth=()
+if [ -s /var/lib/waybill/admin.key ]; then
+  WAYBILL_API_KEY=$(head -n1 /var/lib/waybill/admin.key); export WAYBILL_API_KEY
+  auth=(-H "Authorization: Bearer $WAYBILL_API_KEY")
+fi
+curl -fsS "${auth[@]}" -XPOST "$WAYBILL_URL/v1/orders" -H 'Content-Type: application/json' -d '{"order_id":"DEB-1","service_level":"ground",
   "ship_to":{"name":"Ada","street":"1 Main St","city":"Springfield","postal_code":"62701","country":"US"},
   "lines":[{"sku":"SKU-1","qty":1}]}' >/dev/null
 waybill orders get DEB-1

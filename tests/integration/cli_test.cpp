@@ -181,8 +181,13 @@ class CliTest : public ::testing::Test {
     for (const char* v : {"XDG_CONFIG_HOME", "WAYBILL_URL", "WAYBILL_API_KEY", "WAYBILL_CONFIG"}) unsetenv(v);
     server_ = new ServerProcess();
     ASSERT_TRUE(server_->start());
+    // A server that enforces API keys and generated its admin key into the data
+    // directory is driven with that key; otherwise no key is sent.
+    std::istringstream(slurp(server_->data_dir() + "/admin.key")) >> server_key_;
+    HttpHeaders auth;
+    if (!server_key_.empty()) auth.emplace_back("Authorization", "Bearer " + server_key_);
     HttpClient http(server_->host(), server_->port());
-    auto created = http.post("/v1/orders", kOrder);
+    auto created = http.post("/v1/orders", kOrder, auth);
     ASSERT_EQ(created.status, 201) << created.describe();
   }
   static void TearDownTestSuite() {
@@ -191,13 +196,20 @@ class CliTest : public ::testing::Test {
     std::filesystem::remove_all(home_);
   }
   static std::string url() { return server_->base_url(); }
+  // The CLI against the real server, with its key when it has one.
+  static CliRun run_server_cli(std::vector<std::string> args) {
+    if (!server_key_.empty()) setenv("WAYBILL_API_KEY", server_key_.c_str(), 1);
+    auto r = run_cli(std::move(args));
+    unsetenv("WAYBILL_API_KEY");
+    return r;
+  }
 
   static inline ServerProcess* server_ = nullptr;
-  static inline std::string home_;
+  static inline std::string home_, server_key_;
 };
 
 TEST_F(CliTest, OrdersGetPrintsATableWithTheOrder) {
-  auto r = run_cli({"--url", url(), "orders", "get", "CLI-1"});
+  auto r = run_server_cli({"--url", url(), "orders", "get", "CLI-1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_NE(r.out.find("CLI-1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("validated"), std::string::npos) << r.out;
@@ -206,7 +218,7 @@ TEST_F(CliTest, OrdersGetPrintsATableWithTheOrder) {
 }
 
 TEST_F(CliTest, JsonPrintsTheServersAnswer) {
-  auto r = run_cli({"orders", "get", "CLI-1", "--json", "--url", url()});  // options after the command too
+  auto r = run_server_cli({"orders", "get", "CLI-1", "--json", "--url", url()});  // options after the command too
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   auto j = Json::parse(r.out);
   ASSERT_TRUE(j.ok()) << j.error() << "\n" << r.out;
@@ -216,26 +228,26 @@ TEST_F(CliTest, JsonPrintsTheServersAnswer) {
 
 TEST_F(CliTest, UrlFromTheEnvironment) {
   setenv("WAYBILL_URL", url().c_str(), 1);
-  auto r = run_cli({"trace", "CLI-1"});
+  auto r = run_server_cli({"trace", "CLI-1"});
   unsetenv("WAYBILL_URL");
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_NE(r.out.find("order.validated"), std::string::npos) << r.out;
 }
 
 TEST_F(CliTest, UnknownOrderExitsTwo) {
-  auto r = run_cli({"--url", url(), "orders", "get", "NO-SUCH-ORDER"});
+  auto r = run_server_cli({"--url", url(), "orders", "get", "NO-SUCH-ORDER"});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
   EXPECT_NE(r.err.find("404"), std::string::npos) << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
   // With --json the problem document is printed for scripts, and the code is the same.
-  auto j = run_cli({"--url", url(), "--json", "shipments", "get", "NO-SUCH-SHIPMENT"});
+  auto j = run_server_cli({"--url", url(), "--json", "shipments", "get", "NO-SUCH-SHIPMENT"});
   EXPECT_EQ(j.exit_code, 2) << describe(j);
   EXPECT_EQ(Json::parse(j.out).int64("/status"), 404) << j.out;
 }
 
 TEST_F(CliTest, RefusedRequestExitsThree) {
   // A filter value the server does not know: 400, named in the message.
-  auto r = run_cli({"--url", url(), "disputes", "list", "--state", "bogus"});
+  auto r = run_server_cli({"--url", url(), "disputes", "list", "--state", "bogus"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_NE(r.err.find("state"), std::string::npos) << r.err;
 }
@@ -275,11 +287,11 @@ TEST_F(CliTest, ListsAgainstTheRealServer) {
                                        {"carriers", "list"},
                                        {"carriers", "health"}}) {
     cmd.insert(cmd.begin(), {"--url", url()});
-    auto r = run_cli(cmd);
+    auto r = run_server_cli(cmd);
     EXPECT_EQ(r.exit_code, 0) << cmd[2] << " " << cmd[3] << ": " << describe(r);
     EXPECT_FALSE(r.out.empty()) << cmd[2];
   }
-  auto missing = run_cli({"--url", url(), "exceptions", "cancel", "NO-SUCH-SHIPMENT"});
+  auto missing = run_server_cli({"--url", url(), "exceptions", "cancel", "NO-SUCH-SHIPMENT"});
   EXPECT_EQ(missing.exit_code, 2) << describe(missing);
 }
 
