@@ -11,6 +11,9 @@ packages=(
   libssl-dev   # SHA-256/HMAC, API keys, TLS on the listener
   openssl      # the TLS integration test makes a self-signed certificate with it
   prometheus   # the Prometheus integration test scrapes waybilld with the real server
+  dpkg-dev file  # scripts/package.sh: CPack's DEB generator runs dpkg-shlibdeps on the binaries
+  libssl-dev     # HMAC signatures (runtime) and https in the waybill CLI; named, not only pulled in
+  openssl        # the CLI test makes a self-signed certificate for its https case
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -11,10 +11,7 @@
 #include "waybill/runtime/cluster.hpp"
 #include "waybill/runtime/config.hpp"
 #include "waybill/runtime/log.hpp"
-
-#ifndef WAYBILL_VERSION
-#define WAYBILL_VERSION "0.0.0"
-#endif
+#include "waybill/version.hpp"
 
 using namespace waybill;
 using namespace waybill::runtime;
@@ -46,17 +43,12 @@ void report_keys(const KeySetup& keys) {
 int main(int argc, char** argv) {
   CLI::App app{"waybill server: order and shipment lifecycle sync between ERP and carriers"};
   std::string config_path, listen, data_dir, keys_file;
-  bool version = false;
   app.add_option("--config", config_path, "YAML configuration file");
   app.add_option("--listen", listen, "HOST:PORT for the HTTP API and /metrics (overrides the config)");
   app.add_option("--data-dir", data_dir, "RocksDB data directory (overrides the config)");
   app.add_option("--keys-file", keys_file, "YAML file of API keys (overrides auth.keys_file)");
-  app.add_flag("--version", version, "Print the version and exit");
+  app.set_version_flag("--version", build::describe("waybilld"), "Print the version and build and exit");
   CLI11_PARSE(app, argc, argv);
-  if (version) {
-    std::printf("waybilld %s (built %s %s)\n", WAYBILL_VERSION, __DATE__, __TIME__);
-    return 0;
-  }
 
   auto config = config_path.empty() ? parse_config("") : load_config(config_path);
   if (!config) return config_error(config.status());
@@ -121,7 +113,8 @@ int main(int argc, char** argv) {
   const bool tls = !config->http.tls_cert_file.empty();
   // Tests and tools read the address from this message: keep "ready on <url>" in it.
   std::string url = std::string(tls ? "https" : "http") + "://" + config->http.host + ":" + std::to_string(server.port());
-  kLog.info("waybilld " WAYBILL_VERSION " ready on " + url, {{"url", url},
+  kLog.info("waybilld ready on " + url, {{"url", url},
+                                         {"version", build::version},
                                                             {"cluster_node", cluster ? cluster->node_id() : std::string()},
                                                             {"data_dir", config->engine.store.data_dir},
                                                             {"fsync", config->engine.writer.sync},

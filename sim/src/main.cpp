@@ -9,6 +9,7 @@
 #include "carrier_sim.hpp"
 #include "waybill/runtime/config.hpp"
 #include "waybill/runtime/log.hpp"
+#include "waybill/version.hpp"
 
 using namespace waybill;
 
@@ -24,6 +25,8 @@ int main(int argc, char** argv) {
   app.add_option("--webhook-target", webhook_target, "waybill base URL for tracking webhooks (overrides the config)");
   app.add_option("--webhook-api-key-file", key_file,
                  "file with the waybill API key sent with tracking webhooks (overrides the config)");
+  // Handled before the required --config is checked, so it works on its own.
+  app.set_version_flag("--version", build::describe("carrier-sim"), "Print the version and build and exit");
   CLI11_PARSE(app, argc, argv);
 
   auto config = sim::load_sim_config(config_path);
