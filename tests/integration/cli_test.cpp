@@ -30,6 +30,7 @@
 #include "http_client.hpp"
 #include "json.hpp"
 #include "server_process.hpp"
+#include "test_keys.hpp"
 
 namespace waybill::itest {
 namespace {
@@ -181,9 +182,8 @@ class CliTest : public ::testing::Test {
     for (const char* v : {"XDG_CONFIG_HOME", "WAYBILL_URL", "WAYBILL_API_KEY", "WAYBILL_CONFIG"}) unsetenv(v);
     server_ = new ServerProcess();
     ASSERT_TRUE(server_->start());
-    // A server that enforces API keys and generated its admin key into the data
-    // directory is driven with that key; otherwise no key is sent.
-    std::istringstream(slurp(server_->data_dir() + "/admin.key")) >> server_key_;
+    // The test servers are configured with the test admin key (test_keys.hpp).
+    server_key_ = kAdminKey;
     HttpHeaders auth;
     if (!server_key_.empty()) auth.emplace_back("Authorization", "Bearer " + server_key_);
     HttpClient http(server_->host(), server_->port());
