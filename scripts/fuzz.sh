@@ -31,6 +31,9 @@ if [ "$(id -u)" -eq 0 ]; then scripts/install-deps.sh; fi
 
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
+# With debug info (-g) ccache also hashes the build directory; leave it out, or a clone
+# at another path misses the cache for every object (the base dir alone is not enough).
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-true}"
 build_start=$(date +%s)
 cmake -S . -B build-fuzz -G Ninja -DWAYBILL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_COMPILER=clang++ >/dev/null

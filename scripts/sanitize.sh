@@ -4,7 +4,8 @@
 #   scripts/sanitize.sh asan   # AddressSanitizer + LeakSanitizer + UBSan (build-asan):
 #                              # unit and integration tests, the integration tests driving
 #                              # the sanitized waybilld and carrier-sim; no long crash runs
-#   scripts/sanitize.sh tsan   # ThreadSanitizer (build-tsan): the actor and storage unit tests
+#   scripts/sanitize.sh tsan   # ThreadSanitizer (build-tsan): the actor and storage unit tests,
+#                              # against a CAF core built with TSan (scripts/sanitizers/caf.sh)
 #
 # Extra arguments go to ctest (e.g. -R GroupCommit). Any sanitizer report - from a test
 # process or from a server it started - fails the run: reports are written to
@@ -27,6 +28,7 @@ case "$mode" in
     dir=build-asan
     sanitize=address,undefined
     targets=(all)
+    extra=()
     # Unit + integration tests; the crash tests' default short runs stay in, their
     # long runs (WAYBILL_CRASH_CYCLES) are not CI material.
     select=()
@@ -38,6 +40,7 @@ case "$mode" in
     # Tests whose code runs on several threads: group commit writer, registry and
     # actors, the in-process engine, the tracking poller, flat-file intake.
     select=(-R '^(GroupCommit|RegistryTest|EngineTest|EngineTrackingTest|EngineOwnershipTest|TrackingPollerTest|FlatFiles|OrderLogic|ShipmentLogic|ShipmentLogicProperty)\.')
+    extra=(-DWAYBILL_CAF_DIR="$PWD/$dir/caf")
     ;;
   *)
     echo "usage: scripts/sanitize.sh asan|tsan [ctest args...]" >&2
@@ -46,8 +49,9 @@ case "$mode" in
 esac
 
 scripts/install-deps.sh
+if [ "$mode" = tsan ]; then scripts/sanitizers/caf.sh "$dir/caf"; fi
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DWAYBILL_SANITIZE="$sanitize" -DWAYBILL_BUILD_BENCH=OFF >/dev/null
+  -DWAYBILL_SANITIZE="$sanitize" -DWAYBILL_BUILD_BENCH=OFF "${extra[@]}" >/dev/null
 cmake --build "$dir" -j"$(nproc)" --target "${targets[@]}"
 
 logs="$PWD/$dir/sanitizer-logs"

@@ -45,7 +45,9 @@ struct Engine::Impl {
   std::thread resumer;
   std::mutex sweep_mutex;
   std::condition_variable sweep_cv;
-  bool stopping = false;
+  // Written under sweep_mutex (the sweeper waits on it), but resume_work() reads it
+  // without the lock while stop() may be setting it: atomic, or that read is a race.
+  std::atomic<bool> stopping{false};
   std::atomic<bool> stopped{false};
 };
 
