@@ -27,18 +27,6 @@ bool ignored_name(const std::string& n) {
   return n.empty() || n[0] == '.' || ends(".tmp") || ends(".part") || ends(".rejects.csv") || ends(".skipped.txt");
 }
 
-// A name under processed/ that is still free: "orders.csv", then "orders.1.csv", ...
-std::string free_name(const fs::path& dir, const std::string& name) {
-  std::error_code ec;
-  if (!fs::exists(dir / name, ec)) return name;
-  auto stem = fs::path(name).stem().string(), ext = fs::path(name).extension().string();
-  for (int i = 1; i < 1000; ++i) {
-    std::string candidate = stem + "." + std::to_string(i) + ext;
-    if (!fs::exists(dir / candidate, ec)) return candidate;
-  }
-  return stem + "." + std::to_string(now_us()) + ext;
-}
-
 std::string report_csv(const std::vector<RowReject>& rejects) {
   std::string out;
   append_csv_row(&out, {"line", "order_id", "field", "reason"});
@@ -191,7 +179,7 @@ DropFolder::Outcome DropFolder::process(const SourceProfile& profile, const fs::
 
   // Report first, then the durable record, then the move: a crash in between leaves
   // the file in place and the next run rewrites the same report.
-  std::string target = free_name(processed, name);
+  std::string target = fileio::free_name(processed.string(), name);
   if (!mapping.rejects.empty()) {
     auto st = fileio::write_atomically((processed / (target + ".rejects.csv")).string(), report_csv(mapping.rejects));
     if (!st.ok()) {
@@ -224,7 +212,7 @@ DropFolder::Outcome DropFolder::process(const SourceProfile& profile, const fs::
 
 DropFolder::Outcome DropFolder::skip(const fs::path& file, const std::string& record) {
   const fs::path processed = file.parent_path() / "processed";
-  std::string target = free_name(processed, file.filename().string());
+  std::string target = fileio::free_name(processed.string(), file.filename().string());
   std::string note = "skipped: same content as an earlier file (" + record + ")\n";
   auto st = fileio::write_atomically((processed / (target + ".skipped.txt")).string(), note);
   if (st.ok()) st = fileio::move_durably(file.string(), (processed / target).string());

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 
@@ -121,6 +122,18 @@ Status fsync_dir(const std::string& dir) {
   ::close(fd);
   if (rc != 0) return io_error("cannot fsync directory", dir);
   return {};
+}
+
+std::string free_name(const std::string& dir, const std::string& name) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(fs::path(dir) / name, ec)) return name;
+  auto stem = fs::path(name).stem().string(), ext = fs::path(name).extension().string();
+  for (int i = 1; i < 1000; ++i) {
+    std::string candidate = stem + "." + std::to_string(i) + ext;
+    if (!fs::exists(fs::path(dir) / candidate, ec)) return candidate;
+  }
+  return stem + "." + std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + ext;
 }
 
 }  // namespace waybill::runtime::fileio

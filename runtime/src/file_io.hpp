@@ -40,5 +40,8 @@ Status write_atomically(const std::string& path, std::string_view content);
 /// rename(2) plus fsync of both directories, so the move survives a crash.
 Status move_durably(const std::string& from, const std::string& to);
 Status fsync_dir(const std::string& dir);
+/// A name in `dir` that is still free: `name`, else "stem.1.ext", "stem.2.ext", ...
+/// (bounded), else one made unique by the time. For files moved into processed/.
+std::string free_name(const std::string& dir, const std::string& name);
 
 }  // namespace waybill::runtime::fileio

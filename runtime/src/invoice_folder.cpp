@@ -27,17 +27,6 @@ bool ignored_name(const std::string& n) {
   return n.empty() || n[0] == '.' || ends(".tmp") || ends(".part") || ends(".rejects.csv");
 }
 
-std::string free_name(const fs::path& dir, const std::string& name) {
-  std::error_code ec;
-  if (!fs::exists(dir / name, ec)) return name;
-  auto stem = fs::path(name).stem().string(), ext = fs::path(name).extension().string();
-  for (int i = 1; i < 1000; ++i) {
-    std::string candidate = stem + "." + std::to_string(i) + ext;
-    if (!fs::exists(dir / candidate, ec)) return candidate;
-  }
-  return stem + "." + std::to_string(now_us()) + ext;
-}
-
 // The detail and field of a problem+json answer, for the rejects report.
 std::string problem_field(const std::string& body, const char* key) {
   std::string pattern = std::string("\"") + key + "\":\"";
@@ -155,7 +144,7 @@ InvoiceFolder::Outcome InvoiceFolder::process(const fs::path& file) {
   }
   std::error_code ec;
   fs::create_directories(processed, ec);
-  std::string target = free_name(processed, name);
+  std::string target = fileio::free_name(processed.string(), name);
   if (refused > 0 || !parsed) {
     if (auto st = fileio::write_atomically((processed / (target + ".rejects.csv")).string(), rejects); !st.ok()) {
       flog.error("cannot write the rejects report", {{"file", name}, {"error", st.message()}});
