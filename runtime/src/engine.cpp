@@ -37,6 +37,7 @@ struct Engine::Impl {
   actors::CarrierDirectory carriers;
   std::unique_ptr<HttpClient> client;
   std::unique_ptr<SlaTimerScanner> sla_timers;
+  std::unique_ptr<VisibilityScanner> visibility;
   std::unique_ptr<TrackingPoller> poller;  // carriers without webhooks
   actors::SettlementStats settlement_stats;
   caf::actor settlement;                   // the ledger (settlement.hpp)
@@ -215,6 +216,8 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions& options, Metr
   raw->ctx.shipments = raw->shipments.get();
   if (options.sla.deadlines.enabled) raw->ctx.sla = &raw->options.sla.deadlines;
   raw->sla_timers = std::make_unique<SlaTimerScanner>(*raw->store, *raw->shipments, options.sla);
+  raw->visibility = std::make_unique<VisibilityScanner>(*raw->store, options.visibility);
+  if (metrics && options.visibility.pass_interval_ms > 0) metrics->attach_visibility(raw->visibility.get());
   if (auto st = start_carriers(*raw); !st.ok()) return st;
   if (!raw->carriers.adapters.empty()) raw->ctx.carriers = &raw->carriers;
   if (metrics) metrics->attach_carriers(&raw->carriers);
@@ -261,6 +264,7 @@ void Engine::stop() {
   }
   s.sweep_cv.notify_all();
   if (s.sla_timers) s.sla_timers->stop();
+  if (s.visibility) s.visibility->stop();
   if (s.sweeper.joinable()) s.sweeper.join();
   if (s.resumer.joinable()) s.resumer.join();
   if (s.poller) s.poller->stop();  // no new polls; the first sweep after a restart polls again
@@ -308,6 +312,7 @@ void Engine::set_commit_listener(std::function<void()> fn) {
 const actors::CarrierDirectory& Engine::carriers() const { return impl_->carriers; }
 const BookingOptions& Engine::booking_options() const { return impl_->options.booking; }
 SlaTimerScanner& Engine::sla_timers() { return *impl_->sla_timers; }
+VisibilityScanner& Engine::visibility() { return *impl_->visibility; }
 caf::actor Engine::settlement() { return impl_->settlement; }
 const actors::SettlementOptions& Engine::settlement_options() const { return impl_->options.settlement; }
 actors::SettlementStats& Engine::settlement_stats() { return impl_->settlement_stats; }

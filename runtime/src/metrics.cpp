@@ -13,6 +13,7 @@
 
 #include "waybill/actors/settlement.hpp"
 #include "waybill/runtime/tracking_poller.hpp"
+#include "waybill/runtime/visibility.hpp"
 
 namespace waybill::runtime {
 
@@ -105,6 +106,28 @@ class EngineCollectable : public prometheus::Collectable {
   }
 
   const PollStatsMap* pollers = nullptr;
+  const VisibilityScanner* visibility = nullptr;
+
+  void collect_visibility(std::vector<prometheus::MetricFamily>& out) const {
+    using prometheus::MetricType;
+    auto figures = visibility->figures();
+    // No pass yet: no figures rather than zeros.
+    if (figures.completed_us == 0) return;
+    auto vis_active = family("waybill_visibility_active_shipments", "Shipments with a label or a carrier scan and not yet delivered, returned, cancelled or voided.", MetricType::Gauge);
+    auto vis_fresh = family("waybill_visibility_fresh_shipments", "Active shipments whose latest carrier scan (before one: the label) is within visibility.fresh_within_h.", MetricType::Gauge);
+    auto vis_ratio = family("waybill_visibility_freshness_ratio", "Share of active shipments that are fresh (1 when none is active).", MetricType::Gauge);
+    auto vis_pass = family("waybill_visibility_pass_timestamp_seconds", "When the last complete visibility pass ended.", MetricType::Gauge);
+    uint64_t all_active = 0, all_fresh = 0;
+    for (auto& [carrier, c] : figures.carriers) {
+      add_sample(vis_active, static_cast<double>(c.active), {{"carrier", carrier}});
+      add_sample(vis_fresh, static_cast<double>(c.fresh), {{"carrier", carrier}});
+      all_active += c.active;
+      all_fresh += c.fresh;
+    }
+    add_sample(vis_ratio, all_active ? static_cast<double>(all_fresh) / static_cast<double>(all_active) : 1.0);
+    add_sample(vis_pass, static_cast<double>(figures.completed_us) / 1e6);
+    for (auto* f : {&vis_active, &vis_fresh, &vis_ratio, &vis_pass}) out.push_back(std::move(*f));
+  }
   const WebhookStats* webhooks = nullptr;
   std::function<uint64_t()> webhook_backlog;
 
@@ -189,6 +212,7 @@ class EngineCollectable : public prometheus::Collectable {
     if (carriers && !carriers->stats.empty()) collect_carriers(out);
     if (files) collect_files(out);
     if (pollers && !pollers->empty()) collect_pollers(out);
+    if (visibility) collect_visibility(out);
     if (webhooks) collect_webhooks(out);
     if (settlement_store && settlement) collect_settlement(out);
     if (stats) {
@@ -381,6 +405,8 @@ void Metrics::attach_settlement(const storage::Store* store, const actors::Settl
   impl_->engine->settlement = stats;
 }
 void Metrics::attach_tracking_poll(const PollStatsMap* pollers) { impl_->engine->pollers = pollers; }
+
+void Metrics::attach_visibility(const VisibilityScanner* scanner) { impl_->engine->visibility = scanner; }
 
 void Metrics::observe_http(const std::string& method, const std::string& route, int status, double seconds) {
   std::string key = method + ' ' + route + ' ' + std::to_string(status);

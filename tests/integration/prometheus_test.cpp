@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
@@ -89,6 +90,16 @@ class PrometheusProcess {
 };
 
 // The value of an instant PromQL query with one result, or nullopt.
+// RFC 3339 UTC time `hours` before now.
+std::string utc_hours_ago(int hours) {
+  std::time_t t = std::time(nullptr) - hours * 3600;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 std::optional<double> query(HttpClient& prom, const std::string& promql) {
   std::string q;
   for (unsigned char c : promql) {
@@ -130,7 +141,8 @@ TEST(Prometheus, ShippedRulesAndConfigPassPromtool) {
 
 TEST(Prometheus, ScrapesWaybillAndAnswersPromQL) {
   ServerProcess::Options o;
-  o.config_yaml = "booking:\n  carriers_dir: \"\"\n";
+  // Visibility passes every 200 ms, so the gauges catch up with the shipments below.
+  o.config_yaml = "booking:\n  carriers_dir: \"\"\nvisibility:\n  pass_interval_ms: 200\n";
   ServerProcess server(o);
   ASSERT_TRUE(server.start());
   HttpClient c(server.host(), server.port());
@@ -143,6 +155,18 @@ TEST(Prometheus, ScrapesWaybillAndAnswersPromQL) {
   }
   ASSERT_EQ(c.post("/v1/orders/PROM-0/release", "").status, 200);
   ASSERT_EQ(c.post("/v1/orders/PROM-404/release", "").status, 404);
+  // Two shipments booked elsewhere: one scanned an hour ago (fresh), one three days ago
+  // (not fresh within the default 24 h).
+  for (int i = 1; i <= 2; ++i) {
+    std::string n = std::to_string(i);
+    auto r = c.post("/v1/shipments", R"({"shipment_id":"PROM-S)" + n + R"(","order_id":"PROM-)" + n +
+                                         R"(","carrier":"ups","service":"ground","tracking_numbers":["1ZPROM)" + n + "\"]}");
+    ASSERT_EQ(r.status, 201) << r.describe();
+    auto m = c.post("/v1/tracking", R"({"carrier":"ups","tracking_number":"1ZPROM)" + n +
+                                        R"(","status":"in_transit","raw_code":"IT","event_time":")" +
+                                        utc_hours_ago(i == 1 ? 1 : 72) + R"(","sequence":1})");
+    ASSERT_EQ(m.status / 100, 2) << m.describe();
+  }
 
   PrometheusProcess prom(server.dir(), server.port());
   ASSERT_TRUE(prom.start());
@@ -156,8 +180,15 @@ TEST(Prometheus, ScrapesWaybillAndAnswersPromQL) {
           .value_or(-1),
       1);
   EXPECT_EQ(eventually_equal(p, "waybill_storage_healthy", 1).value_or(-1), 1);
-  // Events: 3 x (received + validated) + released.
-  EXPECT_EQ(eventually_equal(p, "waybill_events_emitted_total", 7).value_or(-1), 7);
+  EXPECT_EQ(eventually_equal(p, "sum(waybill_visibility_active_shipments)", 2).value_or(-1), 2);
+  EXPECT_EQ(eventually_equal(p, "sum(waybill_visibility_fresh_shipments)", 1).value_or(-1), 1);
+  EXPECT_EQ(eventually_equal(p, "waybill_visibility_freshness_ratio", 0.5).value_or(-1), 0.5);
+  // The counter agrees with the outbox: 3 x (received + validated) + released, and what
+  // the two shipments and their scans raised.
+  auto feed = Json::parse(c.get("/v1/events?after=0&limit=1000").body);
+  const double outbox = static_cast<double>(feed.size("/events"));
+  EXPECT_GT(outbox, 7);
+  EXPECT_EQ(eventually_equal(p, "waybill_events_emitted_total", outbox).value_or(-1), outbox);
 
   // The shipped rules are loaded and evaluate without errors; none fires on a healthy node.
   bool rules_ok = false;
@@ -173,7 +204,7 @@ TEST(Prometheus, ScrapesWaybillAndAnswersPromQL) {
         if (rule.str_or_empty("/health") == "ok") ++evaluated;
         EXPECT_NE(rule.str_or_empty("/health"), "err") << rule.dump();
       }
-    rules_ok = total == 8 && evaluated == total;
+    rules_ok = total == 9 && evaluated == total;
     if (!rules_ok) std::this_thread::sleep_for(250ms);
   }
   EXPECT_TRUE(rules_ok) << last;

@@ -11,6 +11,7 @@
 #include "waybill/actors/entity.hpp"
 #include "waybill/actors/settlement.hpp"
 #include "waybill/runtime/sla_timers.hpp"
+#include "waybill/runtime/visibility.hpp"
 #include "waybill/storage/group_commit.hpp"
 
 namespace waybill::runtime {
@@ -61,6 +62,8 @@ struct EngineOptions {
   actors::SettlementOptions settlement;
   /// How invoice lines find their shipment by tracking number (recycled numbers).
   actors::TrackingLookupOptions tracking;
+  /// Visibility freshness: which active shipments were heard of lately (metrics).
+  VisibilityOptions visibility;
   /// Crash tests only: die right after the Nth committed write batch, before any of its
   /// completions (answers, effects) run. Default: 0 (off).
   int crash_after_commits = 0;
@@ -91,6 +94,8 @@ class Engine {
   const BookingOptions& booking_options() const;
   /// The SLA timer scanner (tests drive scan_once() directly).
   SlaTimerScanner& sla_timers();
+  /// The visibility freshness passes (tests drive pass() directly).
+  VisibilityScanner& visibility();
   /// The settlement ledger actor (settlement.hpp) and its options and counters.
   caf::actor settlement();
   const actors::SettlementOptions& settlement_options() const;

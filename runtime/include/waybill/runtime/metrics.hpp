@@ -17,6 +17,7 @@ struct SettlementStats;
 namespace waybill::runtime {
 
 struct PollStats;
+class VisibilityScanner;
 struct WebhookStats;
 
 class Metrics {
@@ -40,6 +41,10 @@ class Metrics {
   /// Settlement figures read at scrape time from the stored totals, and the ledger's
   /// counters. Both must outlive scraping.
   void attach_settlement(const storage::Store* store, const actors::SettlementStats* stats);
+
+  /// Visibility freshness gauges from the scanner's last complete pass (must outlive
+  /// scraping).
+  void attach_visibility(const VisibilityScanner* scanner);
 
   /// One HTTP request: `route` is the route template ("/v1/orders/{id}").
   void observe_http(const std::string& method, const std::string& route, int status, double seconds);
