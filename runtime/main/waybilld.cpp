@@ -88,9 +88,9 @@ int main(int argc, char** argv) {
   // serves it here, forwards it to its owner or refuses it (cluster.hpp).
   std::unique_ptr<Cluster> cluster;
   if (config->cluster.enabled()) {
-    auto started = Cluster::start(config->cluster, [&api](HttpRequest&& req, Responder respond) {
-      api.handle(std::move(req), std::move(respond));
-    });
+    auto started = Cluster::start(
+        config->cluster, [&api](HttpRequest&& req, Responder respond) { api.handle(std::move(req), std::move(respond)); },
+        [&api](const std::string& source, const std::string& body) { return api.source_order_id(source, body); });
     if (!started) {
       kLog.error("cannot start", {{"error", started.status().message()}, {"field", started.status().field()}});
       api.stop();

@@ -34,6 +34,16 @@ void Api::stop() {
   if (invoice_folder_) invoice_folder_->stop();
 }
 
+std::optional<std::string> Api::source_order_id(const std::string& source, const std::string& body) const {
+  for (auto& p : sources_) {
+    if (p.source != source) continue;
+    auto cmd = map_json_order(p, body, options_.limits);
+    if (!cmd) return std::nullopt;
+    return cmd->order.order_id;
+  }
+  return std::nullopt;
+}
+
 // A source-shaped JSON order, mapped by the source's profile, then exactly the path of
 // POST /v1/orders (idempotency, order actor, durable before the answer).
 void Api::source_order(const CallPtr& call, const std::string& source) {

@@ -44,17 +44,27 @@ std::string_view path_of(const HttpRequest& r) {
 
 }  // namespace
 
-Cluster::Cluster(ClusterOptions options, size_t self, HttpHandler local)
-    : options_(std::move(options)), self_(self), local_(std::move(local)) {}
+Cluster::Cluster(ClusterOptions options, size_t self, HttpHandler local, SourceOrderKey source_key)
+    : options_(std::move(options)), self_(self), local_(std::move(local)), source_key_(std::move(source_key)) {}
+
+Route Cluster::resolve(Route route, const HttpRequest& req) const {
+  if (route.kind != RouteKind::source_order) return route;
+  // The profile maps the body here and again on the owner: the price of routing by an
+  // id that only the mapping knows (a parse of one order).
+  auto id = source_key_ ? source_key_(route.key, req.body) : std::nullopt;
+  if (!id || id->empty()) return {};
+  return {RouteKind::owner, std::move(*id)};
+}
 
 Cluster::~Cluster() { stop(); }
 
-Result<std::unique_ptr<Cluster>> Cluster::start(const ClusterOptions& options, HttpHandler local) {
+Result<std::unique_ptr<Cluster>> Cluster::start(const ClusterOptions& options, HttpHandler local,
+                                                SourceOrderKey source_key) {
   if (auto st = validate_cluster(options); !st.ok()) return st;
   if (!options.enabled()) return Status{Code::invalid_argument, "clustering is off (no members)", "cluster.members"};
   size_t self = 0;
   while (options.members[self].id != options.node_id) ++self;  // validated: it is a member
-  std::unique_ptr<Cluster> c(new Cluster(options, self, std::move(local)));
+  std::unique_ptr<Cluster> c(new Cluster(options, self, std::move(local), std::move(source_key)));
   auto* raw = c.get();
   auto node = ClusterNode::start(options, self, [raw](HttpRequest&& req, Responder respond) {
     raw->serve_forwarded(std::move(req), std::move(respond));
@@ -94,9 +104,10 @@ void Cluster::handle(HttpRequest&& req, Responder respond) {
       respond(std::move(r));
     });
   }
-  auto route = classify_request(req);
+  auto route = resolve(classify_request(req), req);
   switch (route.kind) {
     case RouteKind::local:
+    case RouteKind::source_order:  // resolved above; kept for the switch's completeness
       return serve_local(std::move(req), std::move(respond));
     case RouteKind::owner:
       return to_owner(hrw_owner(options_.members, route.key), std::move(req), std::move(respond));
@@ -128,7 +139,7 @@ void Cluster::serve_local(HttpRequest&& req, Responder respond) {
 // owner-routed key this node does not own means the two disagree on the membership,
 // which the handshake rules out; refuse rather than write under a second owner.
 void Cluster::serve_forwarded(HttpRequest&& req, Responder respond) {
-  auto route = classify_request(req);
+  auto route = resolve(classify_request(req), req);
   if (route.kind == RouteKind::owner && hrw_owner(options_.members, route.key) != self_) {
     HttpResponse r = problem_response(421, {Code::conflict, "node " + node_id() + " does not own '" + route.key + "'"});
     name_node(r, node_id());

@@ -95,7 +95,9 @@ Route classify_request(const HttpRequest& req) {
     return {RouteKind::broadcast, {}};
   } else if (what == "carriers" && n == 4 && parts[3] == "webhook" && post) {
     return {RouteKind::broadcast, {}};
-  } else if ((what == "sources" && n == 4 && parts[3] == "orders" && post) || (what == "invoices" && n == 2 && post)) {
+  } else if (what == "sources" && n == 4 && parts[3] == "orders" && post) {
+    return keyed(RouteKind::source_order, segment(2));
+  } else if (what == "invoices" && n == 2 && post) {
     return {RouteKind::unsupported, {}};
   }
   return {};

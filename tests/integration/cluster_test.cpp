@@ -43,7 +43,7 @@ class ClusterFixture {
 
   std::string config_for(int k) const {
     std::string y =
-        "intake: {watch: false}\n"
+        "intake: {watch: false, sources_dir: \"" + std::string(WAYBILL_SOURCE_DIR) + "/configs/sources\"}\n"
         "settlement: {watch: false}\n"
         "booking: {carriers_dir: \"\"}\n"  // orders and registered shipments only, no carriers
         "cluster:\n"
@@ -136,6 +136,37 @@ TEST(Cluster, ThreeNodesForwardSurviveSigkillAndLoseNothing) {
   std::map<std::string, int> per_node;
   for (auto& [id, n] : owner) per_node[n]++;
   ASSERT_EQ(per_node.size(), 3u) << "every node owns some of the orders";
+
+  // Source-shaped orders: the node asked maps the body to find the order id, then the
+  // owner stores it. Sent again through the other nodes, each time the owner answers
+  // with the original (200), never a second copy elsewhere.
+  std::set<std::string> source_owners;
+  for (int i = 0; i < 6; ++i) {
+    const std::string tran = "NS-CL-" + std::to_string(i);
+    const std::string body = R"({"id":")" + std::to_string(7000 + i) + R"(","tranId":")" + tran +
+                             R"(","shipMethod":"UPS Ground","shippingAddress":{"addressee":"Ada","addr1":"1 Main St",)"
+                             R"("city":"Springfield","state":"IL","zip":"62701","country":"United States"},)"
+                             R"("item":{"items":[{"item":"WIDGET-1","quantity":1}]},"custbody_weight_lb":2})";
+    auto created = cluster.client(i % kNodes).post("/v1/sources/netsuite/orders", body);
+    ASSERT_EQ(created.status, 201) << tran << ": " << created.describe();
+    const std::string source_owner = created.header("X-Waybill-Node");
+    const std::string order_id = Json::parse(created.body).str_or_empty("/order_id");
+    ASSERT_FALSE(order_id.empty()) << created.body;
+    source_owners.insert(source_owner);
+    for (int k = 1; k < kNodes; ++k) {
+      auto again = cluster.client((i + k) % kNodes).post("/v1/sources/netsuite/orders", body);
+      EXPECT_EQ(again.status, 200) << tran << " via " << node_name((i + k) % kNodes) << ": " << again.describe();
+      EXPECT_EQ(again.header("X-Waybill-Node"), source_owner);
+    }
+    auto read = cluster.client((i + 1) % kNodes).get("/v1/orders/" + order_id);
+    EXPECT_EQ(read.status, 200) << read.describe();
+    EXPECT_EQ(read.header("X-Waybill-Node"), source_owner) << "the order lives on the node that stored it";
+  }
+  EXPECT_GT(source_owners.size(), 1u) << "six source orders all landed on one node: not routed by their ids";
+  // A body that does not map is refused by the node asked, naming the source field.
+  auto unmapped = cluster.client(0).post("/v1/sources/netsuite/orders", R"({"id":"1"})");
+  EXPECT_EQ(unmapped.status, 400) << unmapped.describe();
+  EXPECT_EQ(cluster.client(1).post("/v1/sources/nosuch/orders", "{}").status, 404);
 
   // One NDJSON body with a milestone of every shipment, sent to one node, applied by
   // the owners; a line for an unknown number is rejected as not found.

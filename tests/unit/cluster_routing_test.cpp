@@ -105,7 +105,11 @@ TEST(ClusterRouting, ClassifiesRequests) {
   EXPECT_EQ(classify_request(request("POST", "/v1/tracking", "{}")).kind, RouteKind::broadcast);
   EXPECT_EQ(classify_request(request("POST", "/v1/carriers/ups/webhook", "{}")).kind, RouteKind::broadcast);
   EXPECT_EQ(classify_request(request("POST", "/v1/invoices", "{}")).kind, RouteKind::unsupported);
-  EXPECT_EQ(classify_request(request("POST", "/v1/sources/sap/orders", "{}")).kind, RouteKind::unsupported);
+  // Source orders are routed by the id their profile maps the body to (Cluster::resolve).
+  r = classify_request(request("POST", "/v1/sources/sap%2Dlike/orders", "{}"));
+  EXPECT_EQ(r.kind, RouteKind::source_order);
+  EXPECT_EQ(r.key, "sap-like");
+  EXPECT_EQ(classify_request(request("GET", "/v1/sources/sap/orders")).kind, RouteKind::local);
   for (auto* local : {"/v1/events", "/v1/exceptions", "/v1/disputes", "/metrics", "/healthz", "/v1/carriers", "/nope"})
     EXPECT_EQ(classify_request(request("GET", local)).kind, RouteKind::local) << local;
   // Unreadable keys are answered by local validation, which writes nothing.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "waybill/actors/reads.hpp"
 #include "waybill/runtime/auth.hpp"
@@ -54,6 +55,10 @@ class Api {
   /// before Engine::stop(). Idempotent.
   void stop();
   void handle(HttpRequest&& request, Responder respond);
+  /// The order id a source-shaped JSON body maps to under source `source`'s profile;
+  /// nullopt when there is no such source or the body does not map (the cluster routes
+  /// source orders by it; handle() answers those with the 4xx). Thread-safe.
+  std::optional<std::string> source_order_id(const std::string& source, const std::string& body) const;
 
  private:
   void create_order(const CallPtr& call);

@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,12 +27,18 @@ namespace waybill::runtime {
 
 class ClusterNode;
 
+/// The order id a source-shaped body maps to under source `source`'s profile, or
+/// nullopt when it does not map (unknown source, bad body): Api::source_order_id.
+using SourceOrderKey = std::function<std::optional<std::string>(const std::string& source, const std::string& body)>;
+
 class Cluster {
  public:
   /// Opens this node's middleman port and starts connecting to the peers. `local`
-  /// serves a request on this node (Api::handle); it must stay valid until stop().
+  /// serves a request on this node (Api::handle); it must stay valid until stop(), and
+  /// so must `source_key` (without it, source-shaped orders are served where they arrive).
   /// `options` must be valid (validate_cluster) and enabled.
-  static Result<std::unique_ptr<Cluster>> start(const ClusterOptions& options, HttpHandler local);
+  static Result<std::unique_ptr<Cluster>> start(const ClusterOptions& options, HttpHandler local,
+                                                SourceOrderKey source_key = {});
   ~Cluster();
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
@@ -50,7 +57,10 @@ class Cluster {
   bool member_up(const std::string& id) const;
 
  private:
-  Cluster(ClusterOptions options, size_t self, HttpHandler local);
+  Cluster(ClusterOptions options, size_t self, HttpHandler local, SourceOrderKey source_key);
+  /// `route` with a source order resolved to its order id (kind `owner`), or `local`
+  /// when the body does not map.
+  Route resolve(Route route, const HttpRequest& request) const;
   void serve_local(HttpRequest&& request, Responder respond);
   void serve_forwarded(HttpRequest&& request, Responder respond);
   void to_owner(size_t owner, HttpRequest&& request, Responder respond);
@@ -64,6 +74,7 @@ class Cluster {
   ClusterOptions options_;
   size_t self_;
   HttpHandler local_;
+  SourceOrderKey source_key_;
   std::unique_ptr<ClusterNode> node_;
 };
 

@@ -41,14 +41,19 @@ enum class RouteKind {
   /// Tracking input (POST /v1/tracking, carrier webhooks): sent to every node; each
   /// applies the milestones of the shipments it holds, the answers are merged.
   broadcast,
-  /// Would write entities whose owner cannot be told from the request yet (source
-  /// mapped orders, invoices): refused with 501 while clustering is on.
+  /// A source-shaped order (`key` = the source name): its order id is known only once
+  /// the source's profile has mapped the body (Cluster's SourceOrderKey); then as
+  /// `owner`. A body that does not map is answered here (4xx, nothing written).
+  source_order,
+  /// Would write entities whose owner cannot be told from the request (invoices bill
+  /// shipments of any node): refused with 501 while clustering is on.
   unsupported,
 };
 
 struct Route {
   RouteKind kind = RouteKind::local;
-  /// The routing key for `owner` and `shipment` (an order id).
+  /// The routing key for `owner` and `shipment` (an order id); the source name for
+  /// `source_order`.
   std::string key;
 };
 
