@@ -43,8 +43,8 @@ case "$mode" in
     sanitize=thread
     targets=(waybill_unit_tests)
     # Tests whose code runs on several threads: group commit writer, registry and
-    # actors, the in-process engine, the tracking poller, flat-file intake.
-    select=(-R '^(GroupCommit|RegistryTest|EngineTest|EngineTrackingTest|EngineOwnershipTest|TrackingPollerTest|FlatFiles|OrderLogic|ShipmentLogic|ShipmentLogicProperty)\.')
+    # actors, the in-process engine, the tracking poller, flat-file intake, visibility passes.
+    select=(-R '^(GroupCommit|RegistryTest|EngineTest|EngineTrackingTest|EngineOwnershipTest|TrackingPollerTest|FlatFiles|OrderLogic|ShipmentLogic|ShipmentLogicProperty|Visibility|VisibilityClassify)\.')
     extra=(-DWAYBILL_CAF_DIR="$PWD/$dir/caf")
     ;;
   *)
