@@ -44,7 +44,7 @@ case "$mode" in
     targets=(waybill_unit_tests)
     # Tests whose code runs on several threads: group commit writer, registry and
     # actors, the in-process engine, the tracking poller, flat-file intake, visibility passes.
-    select=(-R '^(GroupCommit|RegistryTest|EngineTest|EngineTrackingTest|EngineOwnershipTest|TrackingPollerTest|FlatFiles|OrderLogic|ShipmentLogic|ShipmentLogicProperty|Visibility|VisibilityClassify)\.')
+    select=(-R '^(GroupCommit|RegistryTest|EngineTest|EngineTrackingTest|EngineOwnershipTest|TrackingPollerTest|FlatFiles|OrderLogic|ShipmentLogic|ShipmentLogicProperty|VisibilityTest|VisibilityClassify)\.')
     extra=(-DWAYBILL_CAF_DIR="$PWD/$dir/caf")
     ;;
   *)
