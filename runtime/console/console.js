@@ -15,8 +15,11 @@ const trace = new TraceView();
 const queue = new QueueView((orderId) => trace.show(orderId));
 const counters = new Counters(document.getElementById('counter-tiles'), document.getElementById('counters-updated'));
 
+// Whatever the last key was shown goes with it: the next key may lack `pii` or `read`.
 function signedOut(message, kind = 'error') {
   counters.stop();
+  queue.clear();
+  trace.clear();
   main.hidden = true;
   forget.hidden = true;
   keyStatus.textContent = message;
@@ -27,6 +30,8 @@ function signedOut(message, kind = 'error') {
 // A key is taken once the server accepts it for a read (GET /v1/carriers, which the
 // queue needs anyway for its carrier filter); a refusal is shown as the server put it.
 async function signIn(key) {
+  queue.clear();
+  trace.clear();
   keyStatus.textContent = 'Checking the key…';
   keyStatus.className = 'key-status busy';
   let carriers;

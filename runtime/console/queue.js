@@ -57,6 +57,19 @@ export class QueueView {
     this.dialog.setCarriers(carriers);
   }
 
+  /// Forgets what the previous key was shown (another key may not see it).
+  clear() {
+    this.rows.replaceChildren();
+    this.cursors = [''];
+    this.nextAfter = null;
+    this.seen = { regions: new Set(), reasons: new Set() };
+    fillDatalist('known-regions', []);
+    fillDatalist('known-reasons', []);
+    this.updatePager(0);
+    setStatus(this.status, '');
+    if (this.dialog.dialog.open) this.dialog.dialog.close();
+  }
+
   filters() {
     return {
       carrier: this.carrierSelect.value,

@@ -126,6 +126,15 @@ export class TraceView {
     });
   }
 
+  /// Forgets what the previous key was shown (another key may lack `pii`).
+  clear() {
+    this.body.hidden = true;
+    delete this.body.dataset.order;
+    document.getElementById('lineage').replaceChildren();
+    document.getElementById('audit-rows').replaceChildren();
+    setStatus(this.status, '');
+  }
+
   async show(orderId) {
     if (!orderId) return;
     this.input.value = orderId;

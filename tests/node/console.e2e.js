@@ -270,6 +270,15 @@ async function run(page) {
     check(await page.isHidden('#main'), 'the console stays open after forgetting the key');
     await signIn(page, args.readKey);
     await page.waitForSelector(row(fixture.retry));
+    // Nothing the admin key was shown survives the change of key...
+    check(await page.isHidden('#trace-body'), 'the previous key\'s trace is still shown');
+    // ...and this key, without `pii`, sees the consignee masked by the server.
+    const order = await page.getAttribute(row(fixture.retry), 'data-order');
+    await page.click(`${row(fixture.retry)} .c-order button`);
+    await page.waitForFunction((o) => document.getElementById('trace-body').dataset.order === o, order);
+    const lineage = await page.textContent('#lineage');
+    check(!lineage.includes(fixture.recipient_name), `the consignee is shown unmasked to a key without pii: ${lineage}`);
+    check(lineage.includes(`${fixture.recipient_name[0]}***`), `no masked consignee name in the lineage: ${lineage}`);
     await page.click(`${row(fixture.retry)} .act-retry`);
     const text = await waitForResult(page, fixture.retry, /\(\d{3}\)/);
     check(/\(403\)/.test(text) && /'ops'/.test(text), `the 403 does not name the scope: "${text}"`);
