@@ -5,6 +5,7 @@
 
 #include "waybill/actors/reads.hpp"
 #include "waybill/actors/render.hpp"
+#include "waybill/runtime/console.hpp"
 #include "waybill/runtime/url.hpp"
 
 namespace waybill::runtime {
@@ -109,6 +110,10 @@ void Api::handle(HttpRequest&& request, Responder respond) {
       return call->fail({Code::unavailable, "not ready: storage writer unavailable"});
     }
     return call->finish(HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render(), {}});
+  }
+  if (is_console_path(path)) {
+    call->route = parts.size() <= 1 ? "/console" : "/console/{file...}";
+    return call->finish(console_response(req.method, path));
   }
   if (parts.size() >= 2 && parts[0] == "v1") {
     if (parts[1] == "orders") {

@@ -1,5 +1,7 @@
 // Carrier-facing routes: exception queue, void, manifest, carrier list and inbound
 // carrier tracking webhooks.
+#include <cctype>
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -38,32 +40,78 @@ void Api::void_shipment(const CallPtr& call, const std::string& shipment_id) {
   send_shipment_command(engine_, call, shipment_id, std::move(req));
 }
 
-void Api::list_exceptions(const CallPtr& call) {
-  auto carrier = query_param(call->req.target, "carrier").value_or("");
-  auto region = query_param(call->req.target, "region").value_or("");
-  auto reason = query_param(call->req.target, "reason").value_or("");
+namespace {
+
+// What GET /v1/exceptions was asked for, validated: a filter that cannot match anything
+// because it is misspelt answers 400 naming it, rather than an empty queue.
+struct ExceptionQuery {
+  std::string carrier, region, reason;
+  std::string after;  // page cursor: the last shipment id of the previous page
   size_t limit = 100;
-  if (auto l = query_param(call->req.target, "limit")) {
+};
+
+bool is_reason(std::string_view v) {
+  if (v.empty() || v.size() > 64) return false;
+  for (unsigned char c : v)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
+Result<ExceptionQuery> parse_exception_query(std::string_view target, const actors::CarrierDirectory& carriers) {
+  ExceptionQuery q;
+  q.carrier = query_param(target, "carrier").value_or("");
+  q.region = query_param(target, "region").value_or("");
+  q.reason = query_param(target, "reason").value_or("");
+  q.after = query_param(target, "after").value_or("");
+  if (!q.carrier.empty() && !carriers.profile(q.carrier))
+    return Status{Code::invalid_argument, "is not a configured carrier", "carrier"};
+  if (!q.region.empty() && (q.region.size() != 2 || !std::isupper(static_cast<unsigned char>(q.region[0])) ||
+                            !std::isupper(static_cast<unsigned char>(q.region[1]))))
+    return Status{Code::invalid_argument, "must be an ISO 3166-1 alpha-2 code such as \"US\"", "region"};
+  if (!q.reason.empty() && !is_reason(q.reason))
+    return Status{Code::invalid_argument, "must be a reason code: a-z, 0-9 and _, at most 64 characters", "reason"};
+  if (!q.after.empty())
+    if (auto st = validate_id(q.after, "after"); !st.ok()) return st;
+  if (auto l = query_param(target, "limit")) {
     try {
-      limit = std::clamp<size_t>(std::stoul(*l), 1, 1000);
+      q.limit = std::clamp<size_t>(std::stoul(*l), 1, 1000);
     } catch (const std::exception&) {
-      return call->fail({Code::invalid_argument, "must be a number 1..1000", "limit"});
+      return Status{Code::invalid_argument, "must be a number 1..1000", "limit"};
     }
   }
+  return q;
+}
+
+}  // namespace
+
+void Api::list_exceptions(const CallPtr& call) {
+  auto q = parse_exception_query(call->req.target, engine_.carriers());
+  if (!q) return call->fail(q.status());
   rapidjson::StringBuffer sb;
   Writer w(sb);
   w.StartObject();
   w.Key("exceptions");
   w.StartArray();
   size_t n = 0;
-  // Scan bounded: the queue is for humans, filters narrow it, `limit` caps the answer.
-  auto st = engine_.store().scan_prefix(Column::exceptions, "", 100000, [&](std::string_view, std::string_view v) {
+  std::string last;
+  bool more = false;
+  auto matches = [&](const fb::ShipmentT& rec, const std::string& country) {
+    return (q->carrier.empty() || rec.carrier == q->carrier) && (q->region.empty() || country == q->region) &&
+           (q->reason.empty() || rec.exception_reason == q->reason);
+  };
+  // Keys are shipment ids: a page starts right after the cursor (the id plus a NUL is
+  // the least key above it). Scan bounded: the queue is for humans, filters narrow it,
+  // `limit` caps the answer.
+  std::string start = q->after.empty() ? std::string() : q->after + '\0';
+  auto st = engine_.store().scan_from(Column::exceptions, start, 100000, [&](std::string_view, std::string_view v) {
     auto rec = decode<fb::ShipmentT>(v);
     if (!rec) return true;
     std::string country = rec->ship_to ? rec->ship_to->country : "";
-    if ((!carrier.empty() && rec->carrier != carrier) || (!region.empty() && country != region) ||
-        (!reason.empty() && rec->exception_reason != reason))
-      return true;
+    if (!matches(*rec, country)) return true;
+    if (n == q->limit) {  // one more match exists: the page is not the last
+      more = true;
+      return false;
+    }
     w.StartObject();
     w.Key("shipment_id"); w.String(rec->shipment_id.c_str());
     w.Key("order_id"); w.String(rec->order_id.c_str());
@@ -75,12 +123,19 @@ void Api::list_exceptions(const CallPtr& call) {
     w.Key("carrier_code"); w.String(rec->exception_carrier_code.c_str());
     w.Key("since"); w.String(format_rfc3339(rec->updated_us).c_str());
     w.EndObject();
-    return ++n < limit;
+    last = rec->shipment_id;
+    ++n;
+    return true;
   });
   if (!st.ok()) return call->fail(st);
   w.EndArray();
   w.Key("count");
   w.Uint64(n);
+  // Present only when another page follows: pass it back as `after`.
+  if (more) {
+    w.Key("next_after");
+    w.String(last.c_str());
+  }
   w.EndObject();
   call->finish(HttpResponse{200, "application/json", sb.GetString(), {}});
 }

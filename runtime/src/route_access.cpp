@@ -26,6 +26,10 @@ constexpr RouteAccess kTable[] = {
     no_key("GET", "/healthz"),
     no_key("GET", "/readyz"),
     no_key("GET", "/metrics"),
+    // The operations console's static files: they hold no data; the pages call the
+    // API with the key the operator enters.
+    no_key("GET", "/console"),
+    no_key("GET", "/console/{file...}"),
     // Orders
     needs("POST", "/v1/orders", S::orders_write),
     needs("GET", "/v1/orders/{order_id}", S::read),

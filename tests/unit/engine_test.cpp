@@ -70,6 +70,20 @@ TEST_F(EngineTest, UnknownOrdersAndRoutes) {
   EXPECT_EQ(get("/readyz").status, 200);
 }
 
+TEST_F(EngineTest, ExceptionQueueRefusesFiltersThatCannotMatch) {
+  auto empty = get("/v1/exceptions?region=US&reason=bad_postal_code&limit=5");
+  ASSERT_EQ(empty.status, 200) << empty.body;
+  EXPECT_EQ(empty.body, R"({"exceptions":[],"count":0})");
+  // No carrier is configured here, so any carrier name is unknown.
+  expect_problem(get("/v1/exceptions?carrier=parcelco"), 400, "carrier");
+  expect_problem(get("/v1/exceptions?region=usa"), 400, "region");
+  expect_problem(get("/v1/exceptions?region=u1"), 400, "region");
+  expect_problem(get("/v1/exceptions?reason=bad%20code"), 400, "reason");
+  expect_problem(get("/v1/exceptions?reason=BAD"), 400, "reason");
+  expect_problem(get("/v1/exceptions?after=%7F"), 400, "after");
+  expect_problem(get("/v1/exceptions?limit=-"), 400, "limit");
+}
+
 TEST_F(EngineTest, ShipmentRegistration) {
   auto unknown = post("/v1/shipments", shipment_json("SHP-0", "NO-SUCH-ORDER", "\"1Z0\""));
   expect_problem(unknown, 400, "order_id");
