@@ -135,7 +135,7 @@ void Api::handle(HttpRequest&& request, Responder respond) {
         call->route = "/v1/orders/{order_id}/" + action;
         if (action != "release" && action != "allocate" && action != "pack" && action != "cancel") {
           call->route = "/v1/orders/{order_id}/{unknown}";
-          return call->fail({Code::not_found, "no such route"});
+          return call->no_route("no such route: the order steps are release, allocate, pack and cancel");
         }
         return post ? order_action(call, id, action) : method_not_allowed();
       }
@@ -219,7 +219,7 @@ void Api::handle(HttpRequest&& request, Responder respond) {
         std::string action(parts[3]);
         if (action != "accept" && action != "reject" && action != "resolve") {
           call->route = "/v1/disputes/{dispute_id}/{unknown}";
-          return call->fail({Code::not_found, "no such route: the actions are accept, reject and resolve"});
+          return call->no_route("no such route: the actions are accept, reject and resolve");
         }
         call->route = "/v1/disputes/{dispute_id}/" + action;
         std::string id = segment(2);
@@ -235,7 +235,7 @@ void Api::handle(HttpRequest&& request, Responder respond) {
     }
   }
   call->route = "{unknown}";
-  call->fail({Code::not_found, "no such route: " + std::string(path)});
+  call->no_route("no such route: " + std::string(path));
 }
 
 namespace {

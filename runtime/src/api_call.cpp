@@ -2,6 +2,9 @@
 // and how it is answered (masking, headers, metrics, the access log).
 #include "api_call.hpp"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "waybill/actors/render.hpp"
 #include "waybill/runtime/log.hpp"
 #include "waybill/runtime/pii.hpp"
@@ -26,6 +29,22 @@ std::string correlation_id_of(const HttpRequest& req) {
   for (auto name : {"x-request-id", "x-correlation-id"})
     if (auto v = req.header(name); usable_id(v)) return std::string(v);
   return log::new_correlation_id();
+}
+
+void Api::Call::no_route(std::string_view detail) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("type");
+  w.String("https://waybill.dev/problems/no_such_route");
+  w.Key("title");
+  w.String("No such route");
+  w.Key("status");
+  w.Int(404);
+  w.Key("detail");
+  w.String(detail.data(), static_cast<rapidjson::SizeType>(detail.size()));
+  w.EndObject();
+  finish(HttpResponse{404, "application/problem+json", std::string(sb.GetString(), sb.GetSize()), {}});
 }
 
 void Api::Call::finish(HttpResponse res) {

@@ -38,6 +38,10 @@ struct Api::Call {
     finish(HttpResponse{r.status, r.problem ? "application/problem+json" : "application/json", r.body, {}});
   }
   void fail(const Status& st) { finish(actors::problem_reply(st)); }
+  /// Answers 404 for a path the router does not know, with a problem type of its own
+  /// (https://waybill.dev/problems/no_such_route), so that a wrong URL is told apart
+  /// from an entity that does not exist on a route that does.
+  void no_route(std::string_view detail);
 };
 
 }  // namespace waybill::runtime

@@ -112,7 +112,7 @@ void Api::subscriptions(const CallPtr& call, const std::vector<std::string>& par
     return ok_json(200, sb.GetString());
   }
   call->route = "{unknown}";
-  call->fail({Code::not_found, "no such route"});
+  call->no_route("no such route: " + call->req.target.substr(0, call->req.target.find('?')));
 }
 
 }  // namespace waybill::runtime
