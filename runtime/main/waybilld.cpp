@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     cluster = std::move(*started);
+    api.set_cluster_view([c = cluster.get()] { return c->status_json(); });
   }
   HttpServer server(config->http, [&api, &cluster](HttpRequest&& req, Responder respond) {
     if (cluster) return cluster->handle(std::move(req), std::move(respond));

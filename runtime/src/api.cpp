@@ -229,6 +229,13 @@ void Api::handle(HttpRequest&& request, Responder respond) {
     } else if (parts[1] == "settlement" && parts.size() == 3 && parts[2] == "summary") {
       call->route = "/v1/settlement/summary";
       return get ? settlement_summary(call) : method_not_allowed();
+    } else if (parts[1] == "cluster" && parts.size() == 2) {
+      // Served here rather than at the cluster's front door, so that it passes the
+      // same key check as every other route.
+      call->route = "/v1/cluster";
+      if (!get) return method_not_allowed();
+      if (!cluster_view_) return call->fail({Code::not_found, "this node is not in a cluster (no cluster.members)"});
+      return call->finish(HttpResponse{200, "application/json", cluster_view_(), {}});
     } else if (parts[1] == "manifests" && parts.size() == 3) {
       call->route = "/v1/manifests/{carrier}";
       return get ? manifest(call, std::string(parts[2])) : method_not_allowed();

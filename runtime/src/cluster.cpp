@@ -89,14 +89,8 @@ bool Cluster::member_up(const std::string& id) const {
 }
 
 void Cluster::handle(HttpRequest&& req, Responder respond) {
+  // GET /v1/cluster is a local route: the API serves status_json() after its key check.
   auto path = path_of(req);
-  if (path == "/v1/cluster" || path == "/v1/cluster/") {
-    HttpResponse r = req.method == "GET"
-                         ? HttpResponse{200, "application/json", status_json(), {}}
-                         : problem_response(405, {Code::invalid_argument, "method " + req.method + " not allowed here"});
-    name_node(r, node_id());
-    return respond(std::move(r));
-  }
   if (path == "/metrics" && req.method == "GET") {
     // This node's series plus the cluster's; each node is scraped on its own.
     return serve_local(std::move(req), [this, respond = std::move(respond)](HttpResponse r) {

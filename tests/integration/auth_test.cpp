@@ -79,6 +79,7 @@ const Route kRoutes[] = {
     {"POST", "/v1/disputes/parcelco:INV-1:1/accept", "ops"},
     {"POST", "/v1/disputes/parcelco:INV-1:1/resolve", "ops"},
     {"GET", "/v1/settlement/summary", "read"},
+    {"GET", "/v1/cluster", "read"},
 };
 
 class Auth : public ::testing::Test {

@@ -280,5 +280,33 @@ TEST(Cluster, ThreeNodesForwardSurviveSigkillAndLoseNothing) {
             << " answers 503 for " << victim_id << "'s keys" << std::endl;
 }
 
+// GET /v1/cluster passes the same key check as every other route (`read`); one member
+// is enough to show it.
+TEST(Cluster, MembershipViewNeedsTheReadScope) {
+  PortReservation middleman;
+  ASSERT_TRUE(middleman.ok());
+  ServerProcess::Options o;
+  o.config_yaml = "intake: {watch: false}\nsettlement: {watch: false}\nbooking: {carriers_dir: \"\"}\n"
+                  "cluster:\n  node_id: solo\n  members:\n    - {id: solo, host: 127.0.0.1, port: " +
+                  std::to_string(middleman.port()) + "}\n";
+  ServerProcess node(o);
+  ASSERT_TRUE(node.start());
+  HttpClient c(node.host(), node.port());
+  c.set_api_key("");
+  EXPECT_EQ(c.get("/v1/cluster").status, 401) << "the membership (hosts, ports) is not for anonymous callers";
+  c.set_api_key(scoped_key("ops"));
+  EXPECT_EQ(c.get("/v1/cluster").status, 403);
+  c.set_api_key(scoped_key("read"));
+  auto r = c.get("/v1/cluster");
+  ASSERT_EQ(r.status, 200) << r.describe();
+  EXPECT_EQ(r.header("X-Waybill-Node"), "solo");
+  auto j = Json::parse(r.body);
+  EXPECT_EQ(j.str_or_empty("/node_id"), "solo");
+  EXPECT_EQ(j.size("/members"), 1u);
+  EXPECT_EQ(j.boolean("/members/0/self"), true);
+  EXPECT_EQ(j.boolean("/members/0/up"), true);
+  EXPECT_EQ(c.post("/v1/cluster", "{}").status, 403) << "other methods need admin";
+}
+
 }  // namespace
 }  // namespace waybill::itest

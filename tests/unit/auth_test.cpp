@@ -123,6 +123,7 @@ const RouteCase kRoutes[] = {
     {"GET", "/v1/disputes", "/v1/disputes", "read"},
     {"POST", "/v1/disputes/parcelco:INV-1:1/accept", "/v1/disputes/{dispute_id}/{action}", "ops"},
     {"GET", "/v1/settlement/summary", "/v1/settlement/summary", "read"},
+    {"GET", "/v1/cluster", "/v1/cluster", "read"},
 };
 
 TEST(Auth, TableNamesTheScopeOfEveryRouteGroup) {

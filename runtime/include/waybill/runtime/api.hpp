@@ -1,8 +1,10 @@
 // The HTTP API: routing, validation, idempotency and fan-out to entity actors.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "waybill/actors/reads.hpp"
 #include "waybill/runtime/auth.hpp"
@@ -59,6 +61,9 @@ class Api {
   /// nullopt when there is no such source or the body does not map (the cluster routes
   /// source orders by it; handle() answers those with the 4xx). Thread-safe.
   std::optional<std::string> source_order_id(const std::string& source, const std::string& body) const;
+  /// In a cluster: the body of GET /v1/cluster (the membership as this node sees it,
+  /// JSON). Set once, before serving. Without it the route answers 404: not a cluster.
+  void set_cluster_view(std::function<std::string()> view) { cluster_view_ = std::move(view); }
 
  private:
   void create_order(const CallPtr& call);
@@ -104,6 +109,7 @@ class Api {
   std::unique_ptr<DropFolder> drop_;
   std::unique_ptr<DailyExporter> exporter_;
   std::unique_ptr<InvoiceFolder> invoice_folder_;
+  std::function<std::string()> cluster_view_;
 };
 
 }  // namespace waybill::runtime

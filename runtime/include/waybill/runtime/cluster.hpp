@@ -8,7 +8,8 @@
 //   written anywhere: unavailability, never a second owner.
 // - Tracking input is sent to every node; each applies what it holds; the answers merge.
 // - Node-local views (events, exceptions, disputes, metrics, ...) are served where they
-//   arrive; /metrics gains the cluster series; GET /v1/cluster shows the membership.
+//   arrive; /metrics gains the cluster series; GET /v1/cluster shows the membership
+//   (served by the API, behind its key check, from status_json()).
 // Every answer names the node that produced it in `X-Waybill-Node`.
 #pragma once
 
@@ -55,6 +56,9 @@ class Cluster {
   const std::string& owner_of(std::string_view key) const;
   /// Whether member `id` is reachable now (this node: always).
   bool member_up(const std::string& id) const;
+  /// The membership as this node sees it, the body of GET /v1/cluster:
+  /// {"node_id","members":[{"id","host","port","up","self"}],"forwards_in_flight"}.
+  std::string status_json() const;
 
  private:
   Cluster(ClusterOptions options, size_t self, HttpHandler local, SourceOrderKey source_key);
@@ -69,7 +73,6 @@ class Cluster {
   void gather(const std::vector<size_t>& members, const HttpRequest& request,
               std::function<void(std::vector<NodeAnswer>)> then);
   HttpResponse owner_unavailable(size_t owner, const std::string& why) const;
-  std::string status_json() const;
 
   ClusterOptions options_;
   size_t self_;
