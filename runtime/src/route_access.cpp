@@ -65,7 +65,9 @@ constexpr RouteAccess kTable[] = {
     needs("POST", "/v1/invoices", S::invoices_write),
     needs("GET", "/v1/invoices/{invoice_id}", S::read),
     needs("GET", "/v1/disputes", S::read),
-    needs("POST", "/v1/disputes/{dispute_id}/{action}", S::ops),
+    needs("POST", "/v1/disputes/{dispute_id}/accept", S::ops),
+    needs("POST", "/v1/disputes/{dispute_id}/reject", S::ops),
+    needs("POST", "/v1/disputes/{dispute_id}/resolve", S::ops),
     needs("GET", "/v1/settlement/summary", S::read),
     // Cluster membership as this node sees it
     needs("GET", "/v1/cluster", S::read),

@@ -77,6 +77,7 @@ const Route kRoutes[] = {
     {"GET", "/v1/invoices/parcelco:INV-1", "read"},
     {"GET", "/v1/disputes", "read"},
     {"POST", "/v1/disputes/parcelco:INV-1:1/accept", "ops"},
+    {"POST", "/v1/disputes/parcelco:INV-1:1/reject", "ops"},
     {"POST", "/v1/disputes/parcelco:INV-1:1/resolve", "ops"},
     {"GET", "/v1/settlement/summary", "read"},
     {"GET", "/v1/cluster", "read"},

@@ -121,7 +121,9 @@ const RouteCase kRoutes[] = {
     {"POST", "/v1/invoices", "/v1/invoices", "invoices:write"},
     {"GET", "/v1/invoices/parcelco:INV-1", "/v1/invoices/{invoice_id}", "read"},
     {"GET", "/v1/disputes", "/v1/disputes", "read"},
-    {"POST", "/v1/disputes/parcelco:INV-1:1/accept", "/v1/disputes/{dispute_id}/{action}", "ops"},
+    {"POST", "/v1/disputes/parcelco:INV-1:1/accept", "/v1/disputes/{dispute_id}/accept", "ops"},
+    {"POST", "/v1/disputes/parcelco:INV-1:1/reject", "/v1/disputes/{dispute_id}/reject", "ops"},
+    {"POST", "/v1/disputes/parcelco:INV-1:1/resolve", "/v1/disputes/{dispute_id}/resolve", "ops"},
     {"GET", "/v1/settlement/summary", "/v1/settlement/summary", "read"},
     {"GET", "/v1/cluster", "/v1/cluster", "read"},
 };
