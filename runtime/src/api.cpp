@@ -6,6 +6,7 @@
 #include "waybill/actors/reads.hpp"
 #include "waybill/actors/render.hpp"
 #include "waybill/runtime/console.hpp"
+#include "waybill/runtime/openapi.hpp"
 #include "waybill/runtime/url.hpp"
 
 namespace waybill::runtime {
@@ -101,6 +102,14 @@ void Api::handle(HttpRequest&& request, Responder respond) {
     return v.value_or(std::string());
   };
 
+  if (parts.size() == 1 && parts[0] == "openapi.json") {
+    call->route = "/openapi.json";
+    if (!get) return method_not_allowed();
+    // The contract is the same document for every caller and holds no consignee data;
+    // masking would rewrite its examples.
+    call->mask_pii = false;
+    return call->finish(HttpResponse{200, "application/json", std::string(openapi_json()), {}});
+  }
   if (parts.size() == 1 && (parts[0] == "healthz" || parts[0] == "readyz" || parts[0] == "metrics")) {
     call->route = "/" + std::string(parts[0]);
     if (!get) return method_not_allowed();

@@ -13,5 +13,7 @@ struct EmbeddedFile {
 
 /// The operations console's static files (runtime/console/), generated at build time.
 std::span<const EmbeddedFile> console_files();
+/// docs/openapi.json, the one file of the API's contract, generated at build time.
+std::span<const EmbeddedFile> openapi_files();
 
 }  // namespace waybill::runtime

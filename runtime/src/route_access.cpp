@@ -30,6 +30,8 @@ constexpr RouteAccess kTable[] = {
     // API with the key the operator enters.
     no_key("GET", "/console"),
     no_key("GET", "/console/{file...}"),
+    // The API's own contract: clients are generated from it before they hold a key.
+    no_key("GET", "/openapi.json"),
     // Orders
     needs("POST", "/v1/orders", S::orders_write),
     needs("GET", "/v1/orders/{order_id}", S::read),

@@ -46,6 +46,7 @@ const Route kRoutes[] = {
     {"GET", "/healthz", ""},
     {"GET", "/readyz", ""},
     {"GET", "/metrics", ""},
+    {"GET", "/openapi.json", ""},
     {"POST", "/v1/orders", "orders:write"},
     {"GET", "/v1/orders/AUTH-1", "read"},
     {"PATCH", "/v1/orders/AUTH-1", "orders:write"},

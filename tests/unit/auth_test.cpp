@@ -91,6 +91,7 @@ const RouteCase kRoutes[] = {
     {"GET", "/healthz", "/healthz", nullptr},
     {"GET", "/readyz", "/readyz", nullptr},
     {"GET", "/metrics", "/metrics", nullptr},
+    {"GET", "/openapi.json", "/openapi.json", nullptr},
     {"POST", "/v1/orders", "/v1/orders", "orders:write"},
     {"GET", "/v1/orders/SO-1", "/v1/orders/{order_id}", "read"},
     {"PATCH", "/v1/orders/SO-1", "/v1/orders/{order_id}", "orders:write"},
