@@ -17,6 +17,7 @@
 
 #include "http_client.hpp"
 #include "json.hpp"
+#include "openapi_contract.hpp"
 #include "server_process.hpp"
 #include "sim_process.hpp"
 
@@ -280,8 +281,8 @@ TEST(Cluster, ThreeNodesForwardSurviveSigkillAndLoseNothing) {
             << " answers 503 for " << victim_id << "'s keys" << std::endl;
 }
 
-// GET /v1/cluster passes the same key check as every other route (`read`); one member
-// is enough to show it.
+// GET /v1/cluster passes the same key check as every other route (`read`) and answers
+// what the OpenAPI document describes; one member is enough to show it.
 TEST(Cluster, MembershipViewNeedsTheReadScope) {
   PortReservation middleman;
   ASSERT_TRUE(middleman.ok());
@@ -305,6 +306,7 @@ TEST(Cluster, MembershipViewNeedsTheReadScope) {
   EXPECT_EQ(j.size("/members"), 1u);
   EXPECT_EQ(j.boolean("/members/0/self"), true);
   EXPECT_EQ(j.boolean("/members/0/up"), true);
+  EXPECT_TRUE(OpenApiContract::load().conforms("GET", "/v1/cluster", r));
   EXPECT_EQ(c.post("/v1/cluster", "{}").status, 403) << "other methods need admin";
 }
 
