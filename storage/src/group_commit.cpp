@@ -20,8 +20,8 @@ GroupCommitWriter::GroupCommitWriter(Store& store, WriterOptions options)
   assert(options_.queue_capacity > 0 && options_.queue_capacity <= 65000);
   assert(options_.max_batch_requests > 0);
   queue_ = std::make_unique<Queue>(options_.queue_capacity);
-  std::string last;
-  if (store_.last_key(Column::events, &last).ok()) next_position_ = read_be64(last) + 1;
+  // Past every position ever issued, including events moved off this node's tail.
+  if (auto last = store_.last_event_position(); last.ok()) next_position_ = *last + 1;
   if (options_.manual) return;  // no threads: the owner commits with commit_next()
   completer_ = std::thread([this] { complete_loop(); });
   thread_ = std::thread([this] { run(); });

@@ -1,11 +1,13 @@
 #include "waybill/storage/store.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
 
 namespace waybill {
 
@@ -110,6 +112,29 @@ Status Store::last_key(Column column, std::string* key) const {
   }
   key->assign(it->key().data(), it->key().size());
   return {};
+}
+
+Result<uint64_t> Store::last_event_position() const {
+  uint64_t highest = 0;
+  std::string key, mark;
+  auto st = last_key(Column::events, &key);
+  if (st.ok()) highest = read_be64(key);
+  else if (st.code() != Code::not_found) return st;
+  st = get(Column::meta, kEventHighWaterKey, &mark);
+  if (st.ok()) highest = std::max(highest, read_be64(mark));
+  else if (st.code() != Code::not_found) return st;
+  return highest;
+}
+
+Status Store::write(const std::vector<WriteOp>& ops, bool sync) {
+  rocksdb::WriteBatch wb;
+  for (auto& op : ops) {
+    if (op.erase) wb.Delete(handle(op.column), op.key);
+    else wb.Put(handle(op.column), op.key, op.value);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return from_rocks(db_->Write(wo, &wb), "write");
 }
 
 uint64_t Store::disk_bytes() const {

@@ -27,13 +27,6 @@
 
 namespace waybill::storage {
 
-struct WriteOp {
-  Column column;
-  std::string key;
-  std::string value;
-  bool erase = false;
-};
-
 /// Everything one actor decision must make durable together: state, outbox events and
 /// the idempotency record. Either all of it commits or none of it does.
 struct WriteRequest {

@@ -43,6 +43,20 @@ enum class Column : uint8_t {
 inline constexpr size_t kColumnCount = 20;
 const char* column_name(Column c);
 
+/// Column::meta key of the highest outbox position this store ever issued, as be64,
+/// when events at the end of the outbox were moved away (waybill-rebalance): the
+/// writer never issues a position at or below it again, so a consumer's cursor never
+/// skips a new event. Absent: the last key of Column::events is the highest.
+inline constexpr const char* kEventHighWaterKey = "events/high_water";
+
+/// One put or delete of a write batch.
+struct WriteOp {
+  Column column;
+  std::string key;
+  std::string value;
+  bool erase = false;
+};
+
 struct StoreOptions {
   /// Directory of the RocksDB database; created if missing. Default: "data".
   std::string data_dir = "data";
@@ -76,6 +90,13 @@ class Store {
   Status scan_from(Column column, std::string_view start, size_t limit, Fn&& fn) const;
   /// Last key of a column (e.g. the highest event position) without a full scan.
   Status last_key(Column column, std::string* key) const;
+  /// Highest outbox position issued so far: the last key of Column::events or the
+  /// recorded high water (kEventHighWaterKey), whichever is greater; 0 when none.
+  Result<uint64_t> last_event_position() const;
+  /// Commits `ops` as ONE WriteBatch, fsyncing the WAL when `sync`. Outside the group
+  /// commit: for start-up records written before a writer exists and for offline tools
+  /// (waybill-rebalance); never while a GroupCommitWriter serves the entities.
+  Status write(const std::vector<WriteOp>& ops, bool sync);
 
   rocksdb::DB* db() const { return db_.get(); }
   rocksdb::ColumnFamilyHandle* handle(Column column) const {
