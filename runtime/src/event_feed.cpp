@@ -36,6 +36,13 @@ void write_event(Writer& w, const EventFeedOptions& o, uint64_t position, const 
   w.Key("entityseq");
   w.Uint64(e.entity_seq);
   str(w, "orderid", e.order_id);
+  if (!e.moved_from_node.empty()) {
+    // Moved by a rebalance: the position it had on its old owner's feed, so a consumer
+    // that read it there can tell the copy from a new event.
+    str(w, "movedfrom", e.moved_from_node);
+    w.Key("movedfromposition");
+    w.Uint64(e.moved_from_position);
+  }
   w.Key("data");
   w.StartObject();
   if (invoice) {
