@@ -71,6 +71,10 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // The store must hold the data of exactly these members (membership.hpp).
+  config->engine.membership.emplace();
+  for (auto& m : config->cluster.members) config->engine.membership->push_back(m.id);
+
   Metrics metrics;
   auto t0 = std::chrono::steady_clock::now();
   auto engine = Engine::start(config->engine, &metrics);

@@ -18,6 +18,7 @@
 #include "waybill/actors/carrier_adapter.hpp"
 #include "waybill/runtime/http_client.hpp"
 #include "waybill/runtime/log.hpp"
+#include "waybill/runtime/membership.hpp"
 #include "waybill/runtime/metrics.hpp"
 #include "waybill/runtime/tracking_poller.hpp"
 
@@ -173,6 +174,12 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions& options, Metr
   auto store = storage::Store::open(options.store);
   if (!store) return store.status();
   impl->store = std::move(*store);
+  if (options.membership) {
+    // Before the writer and the work resumer: data of another membership is not served.
+    auto record = claim_membership(*impl->store, *options.membership);
+    if (!record) return record.status();
+    kLog.info("membership", {{"members", describe_members(record->member_ids)}, {"epoch", record->epoch}});
+  }
 
   auto writer_options = options.writer;
   auto* listener = &impl->commit_listener;

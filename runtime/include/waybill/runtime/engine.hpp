@@ -4,7 +4,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 
@@ -67,6 +69,12 @@ struct EngineOptions {
   /// Crash tests only: die right after the Nth committed write batch, before any of its
   /// completions (answers, effects) run. Default: 0 (off).
   int crash_after_commits = 0;
+  /// Member ids this node serves under (cluster.members; empty list: a single node),
+  /// checked against the membership recorded in the store before anything runs
+  /// (membership.hpp): start fails on a mismatch or a rebalance under way. waybilld
+  /// always sets it; nullopt skips the check (in-process tests and the bench).
+  /// Default: nullopt.
+  std::optional<std::vector<std::string>> membership;
 };
 
 class Engine {
