@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   app.add_option("--from", from, "waybilld config of every node of the OLD member list")->required();
   app.add_option("--to", to, "waybilld config of every node of the NEW member list")->required();
   app.add_flag("--dry-run", options.dry_run, "Plan and check only: what would move, and conflicts; change nothing");
-  app.add_option("--batch-records", options.batch_records, "Records read per step (default 1000)")
+  app.add_option("--batch-records", options.batch_records, "Records read from a source per step: copied, fsynced, then deleted (default 4096)")
       ->check(CLI::Range(1, 1000000));
   app.add_flag("--no-sync", no_sync, "Do not fsync writes (measurements only: unsafe against power loss)");
   app.add_option("--kill-after-writes", kill_after_writes, "Crash tests: SIGKILL this process after the Nth write")
@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
     records += c.records;
   }
   const double s = report->seconds > 0 ? report->seconds : 1e-9;
-  std::printf("done: epoch %llu; %llu orders (%llu records) moved in %.3f s: %.0f orders/s, %.0f records/s; "
+  std::printf("done: epoch %llu; this run moved %llu orders (%llu records) in %.3f s: %.0f orders/s, %.0f records/s; "
               "%llu writes, %llu subscription(s) copied\n",
               static_cast<unsigned long long>(report->epoch), static_cast<unsigned long long>(orders),
               static_cast<unsigned long long>(records), report->seconds, orders / s, records / s,
