@@ -22,6 +22,7 @@
 #include "waybill/runtime/metrics.hpp"
 #include "waybill/runtime/rebalance.hpp"
 #include "waybill/schemas/webhooks_generated.h"
+#include "waybill/storage/group_commit.hpp"
 
 namespace waybill::runtime {
 namespace {
@@ -208,6 +209,32 @@ TEST(Membership, RecordedOnFirstStartThenEnforced) {
   auto during = claim_membership(**store, {"node1", "node2"});
   ASSERT_FALSE(during.ok()) << "no start, with either list, while a rebalance is under way";
   EXPECT_NE(during.status().message().find("under way"), std::string::npos) << during.status().message();
+}
+
+// ---- outbox positions after events left a node's tail ---------------------------------
+
+TEST(EventHighWater, TheWriterNeverIssuesAMovedEventsPositionAgain) {
+  TempDir dir("high_water");
+  storage::StoreOptions o;
+  o.data_dir = dir.str();
+  o.block_cache_mb = 8;
+  auto store = storage::Store::open(o);
+  ASSERT_TRUE(store.ok());
+  auto& s = **store;
+  ASSERT_TRUE(s.write({{Column::events, storage::be64(1), "a"}, {Column::events, storage::be64(2), "b"},
+                       {Column::events, storage::be64(3), "c"}},
+                      true)
+                  .ok());
+  // What a rebalance does: record the high water, then move the tail away.
+  ASSERT_TRUE(s.write({{Column::meta, storage::kEventHighWaterKey, storage::be64(3)}}, true).ok());
+  ASSERT_TRUE(s.write({{Column::events, storage::be64(2), {}, true}, {Column::events, storage::be64(3), {}, true}}, true).ok());
+  auto last = s.last_event_position();
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, 3u);
+  storage::WriterOptions wo;
+  wo.manual = true;
+  storage::GroupCommitWriter writer(s, wo);
+  EXPECT_EQ(writer.next_position(), 4u) << "positions 2 and 3 were seen by consumers: never again";
 }
 
 }  // namespace
