@@ -50,13 +50,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> from, to;
   RebalanceOptions options;
   uint64_t kill_after_writes = 0;
-  bool no_sync = false;
   app.add_option("--from", from, "waybilld config of every node of the OLD member list")->required();
   app.add_option("--to", to, "waybilld config of every node of the NEW member list")->required();
   app.add_flag("--dry-run", options.dry_run, "Plan and check only: what would move, and conflicts; change nothing");
   app.add_option("--batch-records", options.batch_records, "Records read from a source per step: copied, fsynced, then deleted (default 4096)")
       ->check(CLI::Range(1, 1000000));
-  app.add_flag("--no-sync", no_sync, "Do not fsync writes (measurements only: unsafe against power loss)");
   app.add_option("--kill-after-writes", kill_after_writes, "Crash tests: SIGKILL this process after the Nth write")
       ->group("");
   app.set_version_flag("--version", build::describe("waybill-rebalance"), "Print the version and build and exit");
@@ -65,7 +63,6 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 1;
   }
-  options.sync = !no_sync;
   if (kill_after_writes > 0)
     options.after_write = [kill_after_writes](uint64_t writes) {
       if (writes >= kill_after_writes) std::raise(SIGKILL);
