@@ -62,7 +62,7 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$deb" >/dev/null
 echo "installed in $((SECONDS - start)) s"
 
 step "files, user, unit"
-for f in /usr/bin/waybilld /usr/bin/waybill /usr/bin/carrier-sim /etc/waybill/waybilld.yaml \
+for f in /usr/bin/waybilld /usr/bin/waybill /usr/bin/waybill-rebalance /usr/bin/carrier-sim /etc/waybill/waybilld.yaml \
          /lib/systemd/system/waybilld.service /usr/share/doc/waybill/waybilld.reference.yaml; do
   [ -e "$f" ] || fail "missing $f"
 done
@@ -74,6 +74,7 @@ getent passwd waybill >/dev/null || fail "no waybill user"
 grep -q '^ExecStart=/usr/bin/waybilld --config /etc/waybill/waybilld.yaml$' /lib/systemd/system/waybilld.service ||
   fail "unexpected ExecStart"
 /usr/bin/waybilld --version
+/usr/bin/waybill-rebalance --version
 /usr/bin/carrier-sim --version
 /usr/bin/waybill --version
 /usr/bin/waybilld --version | grep -q "^waybilld $(dpkg-deb --field "$deb" Version) " || fail "--version does not match the package"
