@@ -342,20 +342,21 @@ Status Run::scan_step(Node& src, Column column, Mode mode, RebalanceReport* into
   }
 }
 
+uint64_t records_from(const RebalanceReport& r, const std::string& id) {
+  uint64_t n = 0;
+  for (auto& [pair, c] : r.moves)
+    if (pair.first == id) n += c.records;
+  return n;
+}
+
 Status Run::scan_all(Mode mode, RebalanceReport* into) {
   for (auto& [id, node] : nodes_) {
     if (!node.in_from || !node.store) continue;
-    MoveCounts before;
-    for (auto& [pair, c] : into->moves)
-      if (pair.first == id) before.records += c.records;
+    const uint64_t before = records_from(*into, id);
     for (Column column : kSteps)
       if (auto st = scan_step(node, column, mode, into); !st.ok()) return st;
-    if (mode == Mode::move && options_.progress) {
-      uint64_t moved = 0;
-      for (auto& [pair, c] : into->moves)
-        if (pair.first == id) moved += c.records;
-      options_.progress(id + ": moved " + std::to_string(moved - before.records) + " records");
-    }
+    if (mode == Mode::move && options_.progress)
+      options_.progress(id + ": moved " + std::to_string(records_from(*into, id) - before) + " records");
   }
   return {};
 }
