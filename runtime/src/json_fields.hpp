@@ -25,7 +25,9 @@ inline Status bad(std::string field, std::string reason) {
 }
 
 inline std::string join(const std::string& prefix, std::string_view key) {
-  return prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
+  // An empty key still needs a name in the error: written as it appears, `""`.
+  const std::string name = key.empty() ? std::string("\"\"") : std::string(key);
+  return prefix.empty() ? name : prefix + "." + name;
 }
 
 // A JSON object whose fields are read by name; unknown and duplicate keys are errors so

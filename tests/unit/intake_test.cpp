@@ -164,6 +164,11 @@ TEST(IntakeCreateOrder, BadValues) {
 
 TEST(IntakeCreateOrder, UnknownAndDuplicateKeys) {
   expect_error(parse_create_order(order_body(R"(,"colour":"red")"), kLimits), "colour", "unknown");
+  // An empty key is named as written, so the error still names a field.
+  expect_error(parse_create_order(order_body(R"(,"":1)"), kLimits), R"("")", "unknown");
+  expect_error(parse_create_order(order_body("", R"({"name":"Ada","street":"1","city":"X","postal_code":"1","country":"US","":"9"})"),
+                                  kLimits),
+               R"(ship_to."")", "unknown");
   expect_error(parse_create_order(order_body("", R"({"name":"Ada","street":"1","city":"X","postal_code":"1","country":"US","zip":"9"})"),
                                   kLimits),
                "ship_to.zip", "unknown");
