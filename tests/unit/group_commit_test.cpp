@@ -16,12 +16,7 @@ namespace {
 using testing_support::TempDir;
 
 std::unique_ptr<Store> open_store(const TempDir& dir) {
-  StoreOptions o;
-  o.data_dir = dir.str();
-  o.block_cache_mb = 8;
-  o.write_buffer_mb = 4;
-  o.background_jobs = 1;
-  auto s = Store::open(o);
+  auto s = Store::open(testing_support::small_store_options(dir.str()));
   EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.status().message());
   return s.ok() ? std::move(*s) : nullptr;
 }

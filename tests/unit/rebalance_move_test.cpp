@@ -43,21 +43,14 @@ std::string owner(const std::vector<std::string>& ids, const std::string& key) {
   return m[hrw_owner(m, key)].id;
 }
 
-storage::StoreOptions small_store(const std::string& dir) {
-  storage::StoreOptions o;
-  o.data_dir = dir;
-  o.block_cache_mb = 8;
-  o.write_buffer_mb = 4;
-  o.background_jobs = 1;
-  return o;
-}
+using testing_support::small_store_options;
 
 // One node's engine and API in this process, for seeding.
 class SeedNode {
  public:
   explicit SeedNode(const std::string& dir) {
     EngineOptions o;
-    o.store = small_store(dir);
+    o.store = small_store_options(dir);
     o.writer.sync = false;
     o.booking.carriers_dir.clear();
     o.scheduler_threads = 2;
@@ -134,7 +127,7 @@ Dump dump(const std::map<std::string, std::string>& dirs) {
   Dump d;
   for (auto& [id, dir] : dirs) {
     if (!fs::exists(fs::path(dir) / "CURRENT")) continue;
-    auto store = storage::Store::open(small_store(dir));
+    auto store = storage::Store::open(small_store_options(dir));
     EXPECT_TRUE(store.ok());
     for (size_t c = 0; c < storage::kColumnCount; ++c)
       (void)(*store)->scan_from(static_cast<Column>(c), "", 1000000, [&](std::string_view k, std::string_view v) {
@@ -176,7 +169,7 @@ class RebalanceMove : public ::testing::Test {
     ASSERT_FALSE(staying_.empty());
     auto [moved_order, node] = *moving_.begin();
     const std::string sid = moved_order + "-1";
-    auto store = storage::Store::open(small_store((pristine_->path() / node).string()));
+    auto store = storage::Store::open(small_store_options((pristine_->path() / node).string()));
     ASSERT_TRUE(store.ok());
     auto& s = **store;
     std::string index_key;
@@ -230,8 +223,8 @@ class RebalanceMove : public ::testing::Test {
     MembershipChange c;
     c.from.member_ids = kOld;
     c.to.member_ids = kNew;
-    for (auto& id : kOld) c.from.nodes.push_back({id, small_store(dirs().at(id))});
-    for (auto& id : kNew) c.to.nodes.push_back({id, small_store(dirs().at(id))});
+    for (auto& id : kOld) c.from.nodes.push_back({id, small_store_options(dirs().at(id))});
+    for (auto& id : kNew) c.to.nodes.push_back({id, small_store_options(dirs().at(id))});
     return c;
   }
   RebalanceOptions options() const {
@@ -402,7 +395,7 @@ TEST_F(RebalanceMove, AStopAfterAnyWriteThenARerunEndsWhereAnUninterruptedRunEnd
     // Meanwhile a marked node starts with neither list, and the new member is marked
     // from the first write to the last.
     for (auto& id : kNew) {
-      auto store = storage::Store::open(small_store(dirs().at(id)));
+      auto store = storage::Store::open(small_store_options(dirs().at(id)));
       ASSERT_TRUE(store.ok());
       auto marker = read_rebalance_marker(**store);
       ASSERT_TRUE(marker.ok());
@@ -437,7 +430,7 @@ TEST_F(RebalanceMove, ADryRunPlansWithoutWriting) {
 TEST_F(RebalanceMove, RefusesALockedStoreAnotherRebalanceAndConflictingRecords) {
   const Dump before = dump(dirs());
   {
-    auto held = storage::Store::open(small_store(dirs().at("node2")));  // as a running waybilld holds it
+    auto held = storage::Store::open(small_store_options(dirs().at("node2")));  // as a running waybilld holds it
     ASSERT_TRUE(held.ok());
     auto refused = rebalance(change(), options());
     ASSERT_FALSE(refused.ok());
@@ -453,7 +446,7 @@ TEST_F(RebalanceMove, RefusesALockedStoreAnotherRebalanceAndConflictingRecords) 
     if (v == moved_order + "-1") tracking_key = k;
   ASSERT_FALSE(tracking_key.empty());
   {
-    auto dest = storage::Store::open(small_store(dirs().at("node3")));
+    auto dest = storage::Store::open(small_store_options(dirs().at("node3")));
     ASSERT_TRUE(dest.ok());
     ASSERT_TRUE((*dest)->write({{Column::tracking_index, tracking_key, "another shipment"}}, true).ok());
   }
@@ -471,7 +464,7 @@ TEST_F(RebalanceMove, RefusesALockedStoreAnotherRebalanceAndConflictingRecords) 
   auto other = change();
   other.to.member_ids.push_back("node4");
   TempDir node4("rebalance_node4");
-  other.to.nodes.push_back({"node4", small_store(node4.str())});
+  other.to.nodes.push_back({"node4", small_store_options(node4.str())});
   auto refused = rebalance(other, options());
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("another rebalance"), std::string::npos) << refused.status().message();

@@ -186,10 +186,7 @@ TEST_F(RebalanceConfig, DescribesOneChangeOrSaysWhyNot) {
 
 TEST(Membership, RecordedOnFirstStartThenEnforced) {
   TempDir dir("membership");
-  storage::StoreOptions o;
-  o.data_dir = dir.str();
-  o.block_cache_mb = 8;
-  auto store = storage::Store::open(o);
+  auto store = storage::Store::open(testing_support::small_store_options(dir.str()));
   ASSERT_TRUE(store.ok());
   auto first = claim_membership(**store, {"node2", "node1"});
   ASSERT_TRUE(first.ok()) << first.status().message();
@@ -215,10 +212,7 @@ TEST(Membership, RecordedOnFirstStartThenEnforced) {
 
 TEST(EventHighWater, TheWriterNeverIssuesAMovedEventsPositionAgain) {
   TempDir dir("high_water");
-  storage::StoreOptions o;
-  o.data_dir = dir.str();
-  o.block_cache_mb = 8;
-  auto store = storage::Store::open(o);
+  auto store = storage::Store::open(testing_support::small_store_options(dir.str()));
   ASSERT_TRUE(store.ok());
   auto& s = **store;
   ASSERT_TRUE(s.write({{Column::events, storage::be64(1), "a"}, {Column::events, storage::be64(2), "b"},

@@ -13,7 +13,20 @@
 
 #include <unistd.h>
 
+#include "waybill/storage/store.hpp"
+
 namespace waybill::testing_support {
+
+/// Options of a store a test opens in `data_dir`: small caches and one background job,
+/// so that many tests open stores side by side cheaply.
+inline storage::StoreOptions small_store_options(const std::string& data_dir) {
+  storage::StoreOptions o;
+  o.data_dir = data_dir;
+  o.block_cache_mb = 8;
+  o.write_buffer_mb = 4;
+  o.background_jobs = 1;
+  return o;
+}
 
 /// A fresh, unique directory that is removed with everything in it on destruction.
 class TempDir {

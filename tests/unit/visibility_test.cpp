@@ -32,12 +32,7 @@ fb::ShipmentT header(const std::string& id, const std::string& carrier, Tracking
 class VisibilityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    storage::StoreOptions so;
-    so.data_dir = dir_.str();
-    so.block_cache_mb = 8;
-    so.write_buffer_mb = 4;
-    so.background_jobs = 1;
-    auto s = storage::Store::open(so);
+    auto s = storage::Store::open(testing_support::small_store_options(dir_.str()));
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(*s);
   }
