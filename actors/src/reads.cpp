@@ -89,18 +89,27 @@ Result<std::vector<TrackingUse>> tracking_uses(const storage::Store& store, cons
 
 }  // namespace
 
-Result<std::string> lookup_tracking(const storage::Store& store, const std::string& carrier,
-                                    const std::string& tracking_number, int64_t event_time_us,
-                                    const TrackingLookupOptions& o) {
+Result<TrackingChoice> choose_tracking_use(const storage::Store& store, const std::string& carrier,
+                                           const std::string& tracking_number, int64_t event_time_us,
+                                           const TrackingLookupOptions& o) {
   auto uses = tracking_uses(store, carrier, tracking_number);
   if (!uses) return uses.status();
   // The number belonged to the last shipment shipped before the event (allowing for
   // labels bought ahead); an event older than every use belongs to the first.
   const int64_t event_day = keys::day_of(event_time_us);
   const TrackingUse* owner = &uses->front();
+  bool before = false;
   for (auto& u : *uses)
-    if (u.ship_day - o.pre_ship_days <= event_day) owner = &u;
-  return owner->shipment_id;
+    if (u.ship_day - o.pre_ship_days <= event_day) owner = &u, before = true;
+  return TrackingChoice{owner->shipment_id, owner->ship_day, before};
+}
+
+Result<std::string> lookup_tracking(const storage::Store& store, const std::string& carrier,
+                                    const std::string& tracking_number, int64_t event_time_us,
+                                    const TrackingLookupOptions& o) {
+  auto choice = choose_tracking_use(store, carrier, tracking_number, event_time_us, o);
+  if (!choice) return choice.status();
+  return std::move(choice->shipment_id);
 }
 
 Result<std::string> tracking_in_use(const storage::Store& store, const std::string& carrier,

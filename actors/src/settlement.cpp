@@ -9,6 +9,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "waybill/actors/render.hpp"
+#include "waybill/actors/settlement_facts.hpp"
 
 namespace waybill::actors {
 
@@ -107,54 +108,6 @@ fb::FreightPostingT dispute_entry(const fb::InvoiceT& inv, const fb::InvoiceLine
   return p;
 }
 
-// The shipment an invoice line bills: by tracking number (the use current at the
-// invoice date, so a recycled number finds the right shipment), then by reference as a
-// shipment id, then as an order id with exactly one shipment at this carrier.
-Result<std::string> find_shipment(const SettlementContext& ctx, const std::string& carrier, int64_t invoice_date_us,
-                                  const InvoiceLineInput& line, std::string* matched_by) {
-  auto& store = *ctx.store;
-  if (!line.tracking_number.empty()) {
-    auto id = lookup_tracking(store, carrier, line.tracking_number, invoice_date_us, ctx.tracking);
-    if (id.ok()) {
-      *matched_by = "tracking_number";
-      return id;
-    }
-    if (id.status().code() != Code::not_found) return id.status();
-  }
-  if (!line.reference.empty()) {
-    std::string value;
-    if (store.get(Column::shipments, line.reference, &value).ok()) {
-      auto s = decode<fb::ShipmentT>(value);
-      if (s && s->carrier == carrier) {
-        *matched_by = "reference";
-        return line.reference;
-      }
-    }
-    std::vector<std::string> candidates;
-    (void)store.scan_prefix(Column::order_shipments, keys::order_shipment_prefix(line.reference), 64,
-                            [&](std::string_view key, std::string_view) {
-                              std::string id(key.substr(line.reference.size() + 1));
-                              std::string v;
-                              if (store.get(Column::shipments, id, &v).ok())
-                                if (auto s = decode<fb::ShipmentT>(v); s && s->carrier == carrier &&
-                                                                      s->booking_state != fb::BookingState::voided)
-                                  candidates.push_back(id);
-                              return true;
-                            });
-    if (candidates.size() == 1) {
-      *matched_by = "reference";
-      return candidates.front();
-    }
-    if (candidates.size() > 1)
-      return Status{Code::not_found, "reference " + line.reference + " names " + std::to_string(candidates.size()) +
-                                         " shipments at " + carrier + "; bill by tracking number"};
-  }
-  std::string what = line.tracking_number.empty() ? "reference " + line.reference
-                                                  : "tracking number " + line.tracking_number +
-                                                        (line.reference.empty() ? "" : " or reference " + line.reference);
-  return Status{Code::not_found, "no " + carrier + " shipment for " + what};
-}
-
 void finish(Ledger* self);
 
 // Submits `req`; the reply runs in the actor once the batch committed, then the next
@@ -186,6 +139,9 @@ void commit_and_reply(Ledger* self, std::unique_ptr<storage::WriteRequest> req, 
 void submit_invoice(Ledger* self, SubmitInvoice& cmd, ReplyFn reply) {
   auto& ctx = self->state.ctx;
   auto& in = cmd.invoice;
+  auto& in_facts = cmd.facts;
+  if (in_facts && in_facts->size() != in.lines.size())
+    return reply(problem_reply({Code::internal, "invoice facts do not cover every line"}));
   const std::string key = keys::invoice(in.carrier, in.invoice_number);
   const uint64_t hash = invoice_hash(in);
   std::string stored;
@@ -219,28 +175,27 @@ void submit_invoice(Ledger* self, SubmitInvoice& cmd, ReplyFn reply) {
   for (size_t i = 0; i < in.lines.size(); ++i) {
     const auto& line_in = in.lines[i];
     const auto line_no = static_cast<uint32_t>(i + 1);
-    std::string matched_by, unmatched_reason, duplicate_of;
-    std::optional<fb::ShipmentT> shipment;
-    std::vector<fb::MilestoneT> milestones;
-    auto sid = find_shipment(ctx, in.carrier, in.invoice_date_us, line_in, &matched_by);
-    if (!sid.ok()) {
-      if (sid.status().code() != Code::not_found) return reply(problem_reply(sid.status()));
-      unmatched_reason = sid.status().message();
+    std::string duplicate_of;
+    LineFacts found;
+    if (in_facts) {
+      found = std::move((*in_facts)[i]);
     } else {
-      std::string v;
-      if (auto st = ctx.store->get(Column::shipments, *sid, &v); !st.ok()) return reply(problem_reply(st));
-      shipment = decode<fb::ShipmentT>(v);
-      if (!shipment) return reply(problem_reply({Code::internal, "stored shipment is corrupt: " + *sid}));
-      (void)ctx.store->scan_prefix(Column::milestones, keys::milestone_prefix(*sid), ctx.options->max_evidence_milestones,
-                                   [&](std::string_view, std::string_view mv) {
-                                     if (auto m = decode<fb::MilestoneT>(mv)) milestones.push_back(std::move(*m));
-                                     return true;
-                                   });
-      if (auto it = billed_here.find(*sid); it != billed_here.end()) {
+      auto local = find_line_facts(*ctx.store, in.carrier, in.invoice_date_us, line_in, ctx.tracking,
+                                   ctx.options->max_evidence_milestones);
+      if (!local) return reply(problem_reply(local.status()));
+      found = std::move(*local);
+    }
+    auto& shipment = found.shipment;
+    auto& milestones = found.milestones;
+    const std::string matched_by = found.matched_by();
+    const std::string& unmatched_reason = found.unmatched_reason;
+    if (shipment) {
+      const std::string& sid = shipment->shipment_id;
+      if (auto it = billed_here.find(sid); it != billed_here.end()) {
         duplicate_of = it->second;
       } else {
         std::string first;
-        auto billed = ctx.store->get(Column::billings, *sid, &first);
+        auto billed = ctx.store->get(Column::billings, sid, &first);
         if (billed.ok()) duplicate_of = first;
         else if (billed.code() != Code::not_found) return reply(problem_reply(billed));
       }

@@ -92,9 +92,13 @@ int main(int argc, char** argv) {
   // serves it here, forwards it to its owner or refuses it (cluster.hpp).
   std::unique_ptr<Cluster> cluster;
   if (config->cluster.enabled()) {
-    auto started = Cluster::start(
-        config->cluster, [&api](HttpRequest&& req, Responder respond) { api.handle(std::move(req), std::move(respond)); },
-        [&api](const std::string& source, const std::string& body) { return api.source_order_id(source, body); });
+    ClusterHooks hooks;
+    hooks.local = [&api](HttpRequest&& req, Responder respond) { api.handle(std::move(req), std::move(respond)); };
+    hooks.source_order_key = [&api](const std::string& source, const std::string& body) {
+      return api.source_order_id(source, body);
+    };
+    hooks.invoice_carrier = [&api](const HttpRequest& req) { return api.invoice_carrier(req); };
+    auto started = Cluster::start(config->cluster, std::move(hooks));
     if (!started) {
       kLog.error("cannot start", {{"error", started.status().message()}, {"field", started.status().field()}});
       api.stop();
@@ -103,6 +107,10 @@ int main(int argc, char** argv) {
     }
     cluster = std::move(*started);
     api.set_cluster_view([c = cluster.get()] { return c->status_json(); });
+    api.set_invoice_facts_source([c = cluster.get()](const actors::InvoiceInput& invoice, const HttpRequest& origin,
+                                                     InvoiceFactsDone done) {
+      c->gather_invoice_facts(invoice, origin, std::move(done));
+    });
   }
   HttpServer server(config->http, [&api, &cluster](HttpRequest&& req, Responder respond) {
     if (cluster) return cluster->handle(std::move(req), std::move(respond));

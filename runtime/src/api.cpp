@@ -5,6 +5,7 @@
 
 #include "waybill/actors/reads.hpp"
 #include "waybill/actors/render.hpp"
+#include "waybill/runtime/cluster_routing.hpp"
 #include "waybill/runtime/console.hpp"
 #include "waybill/runtime/openapi.hpp"
 #include "waybill/runtime/url.hpp"
@@ -78,6 +79,13 @@ void Api::handle(HttpRequest&& request, Responder respond) {
   auto q = target.find('?');
   std::string_view path = target.substr(0, q);
   auto parts = split_path(path);
+  // Cluster-internal routes exist only for the members' own requests: from outside
+  // they are unknown, as they are on a node outside a cluster.
+  const bool internal = !parts.empty() && parts[0] == "_cluster";
+  if (internal && (!req.from_peer || !invoice_facts_source_)) {
+    call->route = "{unknown}";
+    return call->no_route("no such route: " + std::string(path));
+  }
   // Before anything reads the body or touches state: who calls, and may they.
   auto auth = authorize(keys_, req, parts);
   if (auth.denial) {
@@ -119,6 +127,10 @@ void Api::handle(HttpRequest&& request, Responder respond) {
       return call->fail({Code::unavailable, "not ready: storage writer unavailable"});
     }
     return call->finish(HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render(), {}});
+  }
+  if (internal && parts.size() == 2 && parts[1] == "invoice-facts") {
+    call->route = std::string(kInvoiceFactsPath);
+    return post ? invoice_facts(call) : method_not_allowed();
   }
   if (is_console_path(path)) {
     call->route = parts.size() <= 1 ? "/console" : "/console/{file...}";

@@ -8,10 +8,6 @@
 
 namespace waybill::runtime {
 
-/// The correlation id a request names (X-Request-Id, else X-Correlation-Id), or a
-/// new one when it names none usable (1 to 128 visible ASCII characters).
-std::string correlation_id_of(const HttpRequest& req);
-
 struct Api::Call {
   HttpRequest req;
   std::string route;

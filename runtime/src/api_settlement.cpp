@@ -34,28 +34,70 @@ Result<size_t> limit_param(const std::string& target) {
 
 }  // namespace
 
-void Api::submit_invoice(const CallPtr& call) {
+Result<actors::InvoiceInput> Api::parse_invoice_request(const HttpRequest& req) const {
   const auto& options = engine_.settlement_options();
-  actors::InvoiceInput invoice;
-  if (call->req.content_type == "text/csv") {
-    auto parsed = parse_invoice_csv(call->req.body, options, options.max_lines_per_invoice);
-    if (!parsed) return call->fail(parsed.status());
+  if (req.content_type == "text/csv") {
+    auto parsed = parse_invoice_csv(req.body, options, options.max_lines_per_invoice);
+    if (!parsed) return parsed.status();
     if (parsed->size() != 1)
-      return call->fail({Code::invalid_argument,
-                         "holds " + std::to_string(parsed->size()) +
-                             " invoices; post one invoice per request (the invoice drop folder takes several)",
-                         "invoice_number"});
-    if (!parsed->front().status.ok()) return call->fail(parsed->front().status);
-    invoice = std::move(parsed->front().invoice);
-  } else {
-    // Anything but CSV is read as JSON, as on every other route (curl -d sends a form
-    // content type); the parser names what is wrong with the body.
-    auto parsed = parse_invoice_json(call->req.body, options_.limits, options);
-    if (!parsed) return call->fail(parsed.status());
-    invoice = std::move(*parsed);
+      return Status{Code::invalid_argument,
+                    "holds " + std::to_string(parsed->size()) +
+                        " invoices; post one invoice per request (the invoice drop folder takes several)",
+                    "invoice_number"};
+    if (!parsed->front().status.ok()) return parsed->front().status;
+    return std::move(parsed->front().invoice);
   }
-  invoice.source = "api";
-  send_to_ledger(engine_, call, actors::SettlementRequest{actors::SubmitInvoice{std::move(invoice)}, {}});
+  // Anything but CSV is read as JSON, as on every other route (curl -d sends a form
+  // content type); the parser names what is wrong with the body.
+  return parse_invoice_json(req.body, options_.limits, options);
+}
+
+std::optional<std::string> Api::invoice_carrier(const HttpRequest& request) const {
+  auto invoice = parse_invoice_request(request);
+  if (!invoice) return std::nullopt;
+  return std::move(invoice->carrier);
+}
+
+void Api::submit_invoice(const CallPtr& call) {
+  auto invoice = parse_invoice_request(call->req);
+  if (!invoice) return call->fail(invoice.status());
+  invoice->source = "api";
+  if (!invoice_facts_source_) {
+    return send_to_ledger(engine_, call, actors::SettlementRequest{actors::SubmitInvoice{std::move(*invoice), {}}, {}});
+  }
+  // In a cluster the billed shipments may live on any member. A resend of a stored
+  // invoice is answered from storage by the ledger and needs no facts (nor every node up).
+  std::string stored;
+  auto got = engine_.store().get(storage::Column::invoices, actors::keys::invoice(invoice->carrier, invoice->invoice_number),
+                                 &stored);
+  if (got.ok()) {
+    return send_to_ledger(engine_, call, actors::SettlementRequest{actors::SubmitInvoice{std::move(*invoice), {}}, {}});
+  }
+  if (got.code() != Code::not_found) return call->fail(got);
+  auto shared = std::make_shared<actors::InvoiceInput>(std::move(*invoice));
+  invoice_facts_source_(*shared, call->req, [this, call, shared](Result<std::vector<actors::LineFacts>> facts) {
+    if (!facts) return call->fail(facts.status());
+    send_to_ledger(engine_, call,
+                   actors::SettlementRequest{actors::SubmitInvoice{std::move(*shared), std::move(*facts)}, {}});
+  });
+}
+
+void Api::invoice_facts(const CallPtr& call) {
+  auto query = actors::decode_facts_query(call->req.body);
+  if (!query) return call->fail(query.status());
+  const auto& options = engine_.settlement_options();
+  if (query->lines.size() > options.max_lines_per_invoice)
+    return call->fail({Code::invalid_argument, "more lines than an invoice may hold", "lines"});
+  std::vector<actors::LineFacts> lines;
+  lines.reserve(query->lines.size());
+  for (auto& line : query->lines) {
+    auto facts = actors::find_line_facts(engine_.store(), query->carrier, query->invoice_date_us, line, options_.tracking,
+                                         options.max_evidence_milestones);
+    if (!facts) return call->fail(facts.status());
+    lines.push_back(std::move(*facts));
+  }
+  // Binary, for the settling member only: never masked, since it is never shown.
+  call->finish(HttpResponse{200, "application/x-flatbuffers", actors::encode_facts_answer(lines), {}});
 }
 
 void Api::get_invoice(const CallPtr& call, const std::string& id) {

@@ -44,10 +44,20 @@ std::string_view path_of(const HttpRequest& r) {
 
 }  // namespace
 
-Cluster::Cluster(ClusterOptions options, size_t self, HttpHandler local, SourceOrderKey source_key)
-    : options_(std::move(options)), self_(self), local_(std::move(local)), source_key_(std::move(source_key)) {}
+Cluster::Cluster(ClusterOptions options, size_t self, ClusterHooks hooks)
+    : options_(std::move(options)),
+      self_(self),
+      local_(std::move(hooks.local)),
+      source_key_(std::move(hooks.source_order_key)),
+      invoice_carrier_(std::move(hooks.invoice_carrier)) {}
 
 Route Cluster::resolve(Route route, const HttpRequest& req) const {
+  if (route.kind == RouteKind::invoice_intake) {
+    // Parsed here and again by the owner's API: the price of routing by a field of the body.
+    auto carrier = invoice_carrier_ ? invoice_carrier_(req) : std::nullopt;
+    if (!carrier || carrier->empty()) return {};
+    return {RouteKind::settlement, std::move(*carrier)};
+  }
   if (route.kind != RouteKind::source_order) return route;
   // The profile maps the body here and again on the owner: the price of routing by an
   // id that only the mapping knows (a parse of one order).
@@ -58,13 +68,13 @@ Route Cluster::resolve(Route route, const HttpRequest& req) const {
 
 Cluster::~Cluster() { stop(); }
 
-Result<std::unique_ptr<Cluster>> Cluster::start(const ClusterOptions& options, HttpHandler local,
-                                                SourceOrderKey source_key) {
+Result<std::unique_ptr<Cluster>> Cluster::start(const ClusterOptions& options, ClusterHooks hooks) {
   if (auto st = validate_cluster(options); !st.ok()) return st;
   if (!options.enabled()) return Status{Code::invalid_argument, "clustering is off (no members)", "cluster.members"};
+  if (!hooks.local) return Status{Code::invalid_argument, "no local handler", "cluster"};
   size_t self = 0;
   while (options.members[self].id != options.node_id) ++self;  // validated: it is a member
-  std::unique_ptr<Cluster> c(new Cluster(options, self, std::move(local), std::move(source_key)));
+  std::unique_ptr<Cluster> c(new Cluster(options, self, std::move(hooks)));
   auto* raw = c.get();
   auto node = ClusterNode::start(options, self, [raw](HttpRequest&& req, Responder respond) {
     raw->serve_forwarded(std::move(req), std::move(respond));
@@ -89,6 +99,17 @@ bool Cluster::member_up(const std::string& id) const {
 }
 
 void Cluster::handle(HttpRequest&& req, Responder respond) {
+  // One correlation id for every node that serves a part of this request, and on the
+  // answer even when it is merged from several nodes' answers.
+  std::string request_id = correlation_id_of(req);
+  if (req.header("x-request-id") != request_id) {
+    std::erase_if(req.headers, [](auto& h) { return h.first == "x-request-id" || h.first == "x-correlation-id"; });
+    req.headers.emplace_back("x-request-id", request_id);
+  }
+  respond = [request_id, respond = std::move(respond)](HttpResponse r) {
+    if (!has_header(r, "X-Request-Id")) r.headers.emplace_back("X-Request-Id", request_id);
+    respond(std::move(r));
+  };
   // GET /v1/cluster is a local route: the API serves status_json() after its key check.
   auto path = path_of(req);
   if (path == "/metrics" && req.method == "GET") {
@@ -109,16 +130,13 @@ void Cluster::handle(HttpRequest&& req, Responder respond) {
       return to_shipment_holder(hrw_owner(options_.members, route.key), std::move(req), std::move(respond));
     case RouteKind::broadcast:
       return broadcast(std::move(req), std::move(respond));
-    case RouteKind::unsupported: {
-      node_->count_refused("unsupported");
-      HttpResponse r{501, "application/problem+json",
-                     "{\"type\":\"https://waybill.dev/problems/not_implemented\",\"title\":\"Not implemented in cluster mode\","
-                     "\"status\":501,\"detail\":" +
-                         json_string("this route cannot tell the owner of what it writes yet; see README, Cluster") + "}",
-                     {}};
-      name_node(r, node_id());
-      return respond(std::move(r));
-    }
+    case RouteKind::settlement:
+    case RouteKind::invoice_intake:  // resolved above: to `settlement`, or `local` when it does not parse
+      if (route.kind == RouteKind::settlement)
+        return to_owner(hrw_owner(options_.members, settlement_key(route.key)), std::move(req), std::move(respond));
+      return serve_local(std::move(req), std::move(respond));
+    case RouteKind::merged_view:
+      return merged_view(std::move(req), std::move(respond));
   }
 }
 
@@ -134,7 +152,10 @@ void Cluster::serve_local(HttpRequest&& req, Responder respond) {
 // which the handshake rules out; refuse rather than write under a second owner.
 void Cluster::serve_forwarded(HttpRequest&& req, Responder respond) {
   auto route = resolve(classify_request(req), req);
-  if (route.kind == RouteKind::owner && hrw_owner(options_.members, route.key) != self_) {
+  const size_t owner = route.kind == RouteKind::owner        ? hrw_owner(options_.members, route.key)
+                       : route.kind == RouteKind::settlement ? hrw_owner(options_.members, settlement_key(route.key))
+                                                             : self_;
+  if (owner != self_) {
     HttpResponse r = problem_response(421, {Code::conflict, "node " + node_id() + " does not own '" + route.key + "'"});
     name_node(r, node_id());
     return respond(std::move(r));

@@ -179,7 +179,7 @@ caf::behavior router(caf::stateful_actor<RouterState>* self, std::shared_ptr<Sha
         uint64_t id = ++st.next_id;
         st.pending.emplace(id, rp);
         HttpRequest req{std::move(method), std::move(target), std::move(content_type), std::move(idempotency_key),
-                        std::move(body), unflatten(headers)};
+                        std::move(body), unflatten(headers), true};
         auto me = caf::actor_cast<caf::actor>(self);
         shared->serve(std::move(req), [me, id](HttpResponse res) {
           caf::anon_send(me, done_atom::value, id, int32_t{res.status}, std::move(res.content_type), std::move(res.body),

@@ -38,7 +38,25 @@ Route keyed(RouteKind kind, std::optional<std::string> key) {
   return {kind, std::move(*key)};
 }
 
+// Invoice ids are "carrier:invoice_number", dispute ids "carrier:invoice_number:line".
+std::optional<std::string> carrier_of_id(const std::optional<std::string>& id) {
+  if (!id) return std::nullopt;
+  auto colon = id->find(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  return id->substr(0, colon);
+}
+
+// A list filtered by carrier is that carrier's node's; otherwise every node's, merged.
+Route by_carrier_or_merged(const HttpRequest& req) {
+  if (req.method != "GET") return {};
+  if (auto carrier = query_param(req.target, "carrier"); carrier && !carrier->empty())
+    return {RouteKind::settlement, std::move(*carrier)};
+  return {RouteKind::merged_view, {}};
+}
+
 }  // namespace
+
+std::string settlement_key(std::string_view carrier) { return "\x1esettlement\x1e" + std::string(carrier); }
 
 uint64_t hrw_score(std::string_view member_id, std::string_view key) {
   // The member id is hashed first and seeds the key's hash; a separator keeps
@@ -97,8 +115,14 @@ Route classify_request(const HttpRequest& req) {
     return {RouteKind::broadcast, {}};
   } else if (what == "sources" && n == 4 && parts[3] == "orders" && post) {
     return keyed(RouteKind::source_order, segment(2));
-  } else if (what == "invoices" && n == 2 && post) {
-    return {RouteKind::unsupported, {}};
+  } else if (what == "invoices") {
+    if (n == 2 && post) return {RouteKind::invoice_intake, {}};
+    if (n == 3) return keyed(RouteKind::settlement, carrier_of_id(segment(2)));
+  } else if (what == "disputes") {
+    if (n == 4 && post) return keyed(RouteKind::settlement, carrier_of_id(segment(2)));
+    if (n == 2) return by_carrier_or_merged(req);
+  } else if (what == "settlement" && n == 3 && parts[2] == "summary") {
+    return by_carrier_or_merged(req);
   }
   return {};
 }

@@ -73,6 +73,9 @@ constexpr RouteAccess kTable[] = {
     needs("GET", "/v1/settlement/summary", S::read),
     // Cluster membership as this node sees it
     needs("GET", "/v1/cluster", S::read),
+    // Cluster-internal, served only for members' requests (Api::handle): the facts a
+    // settling member matches an invoice against, asked with the invoice's sender's key.
+    needs("POST", "/_cluster/invoice-facts", S::invoices_write),
 };
 
 struct Compiled {

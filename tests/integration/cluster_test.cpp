@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "cluster_fixture.hpp"
 #include "http_client.hpp"
 #include "json.hpp"
 #include "openapi_contract.hpp"
@@ -27,71 +28,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kNodes = 3;
 constexpr int kOrders = 30;
-
-std::string node_name(int k) { return "node" + std::to_string(k + 1); }
-
-class ClusterFixture {
- public:
-  ClusterFixture() {
-    for (int k = 0; k < kNodes; ++k) {
-      ServerProcess::Options o;
-      o.config_yaml = config_for(k);
-      nodes_[k] = std::make_unique<ServerProcess>(o);
-    }
-  }
-
-  std::string config_for(int k) const {
-    std::string y =
-        "intake: {watch: false, sources_dir: \"" + std::string(WAYBILL_SOURCE_DIR) + "/configs/sources\"}\n"
-        "settlement: {watch: false}\n"
-        "booking: {carriers_dir: \"\"}\n"  // orders and registered shipments only, no carriers
-        "cluster:\n"
-        "  node_id: " + node_name(k) + "\n"
-        "  reconnect_base_ms: 50\n"
-        "  reconnect_max_ms: 250\n"
-        "  forward_timeout_ms: 5000\n"
-        "  members:\n";
-    for (int m = 0; m < kNodes; ++m)
-      y += "    - {id: " + node_name(m) + ", host: 127.0.0.1, port: " + std::to_string(ports_[m].port()) + "}\n";
-    return y;
-  }
-
-  ServerProcess& node(int k) { return *nodes_[k]; }
-  HttpClient client(int k) { return HttpClient(nodes_[k]->host(), nodes_[k]->port(), 10s); }
-  bool ports_ok() const {
-    for (auto& p : ports_)
-      if (!p.ok()) return false;
-    return true;
-  }
-
-  // Waits, bounded, until node `k` sees every member in `want_up` up and the others down.
-  ::testing::AssertionResult wait_view(int k, const std::set<std::string>& want_up, std::chrono::milliseconds timeout = 15s) {
-    const auto deadline = Clock::now() + timeout;
-    std::string last;
-    while (Clock::now() < deadline) {
-      auto c = client(k);
-      auto r = c.get("/v1/cluster");
-      last = r.describe();
-      if (r.status == 200) {
-        auto j = Json::parse(r.body);
-        bool match = true;
-        for (auto& m : j.items("/members")) {
-          const bool up = m.boolean("/up").value_or(false);
-          match = match && up == (want_up.count(m.str_or_empty("/id")) > 0);
-        }
-        if (match && j.size("/members") == kNodes) return ::testing::AssertionSuccess();
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    return ::testing::AssertionFailure() << node_name(k) << " did not reach the expected view; last: " << last;
-  }
-
- private:
-  PortReservation ports_[kNodes];  // middleman ports, held for the whole test
-  std::unique_ptr<ServerProcess> nodes_[kNodes];
-};
 
 std::string order_json(const std::string& id) {
   return R"({"order_id":")" + id + R"(","service_level":"ground","ship_to":{"name":"Ada","street":"1 Main St",)"

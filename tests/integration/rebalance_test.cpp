@@ -101,15 +101,7 @@ ToolRun run_tool(const std::string& dir, std::vector<std::string> args) {
 class RebalanceCluster {
  public:
   RebalanceCluster() {
-    auto sim_cfg = load_source_yaml("configs/carrier-sim.yaml");
-    for (auto c : sim_cfg["carriers"]) {
-      c["latency"] = YAML::Load("{distribution: fixed, median_ms: 5}");
-      c["faults"] = YAML::Load(
-          "{server_error_share: 0.0, reset_share: 0.0, rate_limited_share: 0.0, timeout_share: 0.0,"
-          " lost_response_share: 0.0, timeout_ms: 10000, retry_after_s: 1}");
-      c["rejection_share"] = 0.0;
-      c["tracking"]["enabled"] = false;  // milestones come from the test
-    }
+    auto sim_cfg = quiet_sim_config();
     write_profile(profiles_.path(), "parcelco.yaml", load_source_yaml("configs/carriers/parcelco.yaml"),
                   "127.0.0.1:" + std::to_string(sim_port_.port()));
     SimProcess::Options so;

@@ -104,13 +104,14 @@ TEST(ClusterRouting, ClassifiesRequests) {
   EXPECT_EQ(r.key, "SO-7");
   EXPECT_EQ(classify_request(request("POST", "/v1/tracking", "{}")).kind, RouteKind::broadcast);
   EXPECT_EQ(classify_request(request("POST", "/v1/carriers/ups/webhook", "{}")).kind, RouteKind::broadcast);
-  EXPECT_EQ(classify_request(request("POST", "/v1/invoices", "{}")).kind, RouteKind::unsupported);
+  // Invoices are routed by the carrier their body names (Cluster::resolve).
+  EXPECT_EQ(classify_request(request("POST", "/v1/invoices", "{}")).kind, RouteKind::invoice_intake);
   // Source orders are routed by the id their profile maps the body to (Cluster::resolve).
   r = classify_request(request("POST", "/v1/sources/sap%2Dlike/orders", "{}"));
   EXPECT_EQ(r.kind, RouteKind::source_order);
   EXPECT_EQ(r.key, "sap-like");
   EXPECT_EQ(classify_request(request("GET", "/v1/sources/sap/orders")).kind, RouteKind::local);
-  for (auto* local : {"/v1/events", "/v1/exceptions", "/v1/disputes", "/metrics", "/healthz", "/v1/carriers", "/nope"})
+  for (auto* local : {"/v1/events", "/v1/exceptions", "/metrics", "/healthz", "/v1/carriers", "/nope"})
     EXPECT_EQ(classify_request(request("GET", local)).kind, RouteKind::local) << local;
   // Unreadable keys are answered by local validation, which writes nothing.
   EXPECT_EQ(classify_request(request("POST", "/v1/orders", "not json")).kind, RouteKind::local);

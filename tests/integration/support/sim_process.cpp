@@ -306,6 +306,19 @@ YAML::Node load_source_yaml(const std::string& relative_path) {
   return YAML::LoadFile(source_dir() + "/" + relative_path);
 }
 
+YAML::Node quiet_sim_config(int latency_ms) {
+  auto cfg = load_source_yaml("configs/carrier-sim.yaml");
+  for (auto c : cfg["carriers"]) {
+    c["latency"] = YAML::Load("{distribution: fixed, median_ms: " + std::to_string(latency_ms) + "}");
+    c["faults"] = YAML::Load(
+        "{server_error_share: 0.0, reset_share: 0.0, rate_limited_share: 0.0, timeout_share: 0.0,"
+        " lost_response_share: 0.0, timeout_ms: 10000, retry_after_s: 1}");
+    c["rejection_share"] = 0.0;
+    c["tracking"]["enabled"] = false;
+  }
+  return cfg;
+}
+
 YAML::Node sim_carrier(YAML::Node& sim_config, const std::string& name) {
   auto carriers = sim_config["carriers"];
   for (size_t i = 0; i < carriers.size(); ++i)

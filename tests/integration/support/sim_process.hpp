@@ -135,6 +135,11 @@ class SimProcess {
 /// A YAML file of the source tree, e.g. "configs/carrier-sim.yaml".
 YAML::Node load_source_yaml(const std::string& relative_path);
 
+/// configs/carrier-sim.yaml without faults, rejections or tracking pushes, with a fixed
+/// latency of `latency_ms`: bookings succeed on the first try and milestones come from
+/// the test alone.
+YAML::Node quiet_sim_config(int latency_ms = 5);
+
 /// The carrier entry named `name` of a sim config's `carriers` list (a reference into it).
 YAML::Node sim_carrier(YAML::Node& sim_config, const std::string& name);
 

@@ -37,6 +37,17 @@ inline constexpr size_t kMaxTrackingReuses = 64;
 Result<std::string> lookup_tracking(const storage::Store& store, const std::string& carrier,
                                     const std::string& tracking_number, int64_t event_time_us,
                                     const TrackingLookupOptions& options = {});
+/// lookup_tracking's choice with its ship day (days since the epoch) and whether that
+/// use was shipped by the event (ship day - pre_ship_days <= event day): what a merge
+/// of several stores' choices needs to pick the one a single store would.
+struct TrackingChoice {
+  std::string shipment_id;
+  int64_t ship_day = 0;
+  bool shipped_before = false;
+};
+Result<TrackingChoice> choose_tracking_use(const storage::Store& store, const std::string& carrier,
+                                           const std::string& tracking_number, int64_t event_time_us,
+                                           const TrackingLookupOptions& options = {});
 /// The shipment still holding the number on `ship_date_us`; not_found when it is free.
 Result<std::string> tracking_in_use(const storage::Store& store, const std::string& carrier,
                                     const std::string& tracking_number, int64_t ship_date_us,

@@ -23,6 +23,7 @@
 #include "waybill/actors/entity.hpp"
 #include "waybill/actors/reads.hpp"
 #include "waybill/actors/render_json.hpp"
+#include "waybill/actors/settlement_facts.hpp"
 #include "waybill/actors/settlement_logic.hpp"
 #include "waybill/storage/group_commit.hpp"
 
@@ -30,6 +31,9 @@ namespace waybill::actors {
 
 struct SubmitInvoice {
   InvoiceInput invoice;
+  /// The facts of every line, gathered from every cluster member (settlement_facts.hpp)
+  /// and merged, one per line; nullopt: read from this node's store (one node).
+  std::optional<std::vector<LineFacts>> facts;
 };
 
 /// An operator's decision on an open dispute.

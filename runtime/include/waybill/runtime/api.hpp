@@ -64,6 +64,18 @@ class Api {
   /// In a cluster: the body of GET /v1/cluster (the membership as this node sees it,
   /// JSON). Set once, before serving. Without it the route answers 404: not a cluster.
   void set_cluster_view(std::function<std::string()> view) { cluster_view_ = std::move(view); }
+  /// The carrier a POST /v1/invoices request names, or nullopt when its body does not
+  /// parse (the cluster routes invoices by it; handle() answers those with the 4xx).
+  /// Thread-safe.
+  std::optional<std::string> invoice_carrier(const HttpRequest& request) const;
+  /// Asks every cluster member for the facts of an invoice's lines (the caller's
+  /// request gives the credentials) and calls back once with them merged.
+  using InvoiceFactsSource = std::function<void(const actors::InvoiceInput&, const HttpRequest&,
+                                                std::function<void(Result<std::vector<actors::LineFacts>>)>)>;
+  /// In a cluster: where invoices get their facts (Cluster::gather_invoice_facts), and
+  /// the facts query route (POST /_cluster/invoice-facts, peers only) is served. Set
+  /// once, before serving. Without it invoices are matched against this node's store.
+  void set_invoice_facts_source(InvoiceFactsSource source) { invoice_facts_source_ = std::move(source); }
 
  private:
   void create_order(const CallPtr& call);
@@ -91,6 +103,8 @@ class Api {
   void run_export(const CallPtr& call);
   // Freight settlement (api_settlement.cpp).
   void submit_invoice(const CallPtr& call);
+  Result<actors::InvoiceInput> parse_invoice_request(const HttpRequest& request) const;
+  void invoice_facts(const CallPtr& call);  // a peer's facts query (cluster)
   void get_invoice(const CallPtr& call, const std::string& invoice_id);
   void list_disputes(const CallPtr& call);
   void decide_dispute(const CallPtr& call, const std::string& dispute_id, const std::string& action);
@@ -110,6 +124,7 @@ class Api {
   std::unique_ptr<DailyExporter> exporter_;
   std::unique_ptr<InvoiceFolder> invoice_folder_;
   std::function<std::string()> cluster_view_;
+  InvoiceFactsSource invoice_facts_source_;
 };
 
 }  // namespace waybill::runtime

@@ -29,6 +29,17 @@ size_t hrw_owner(const std::vector<ClusterMember>& members, std::string_view key
 /// with other ids are found by asking every node (RouteKind::shipment).
 std::string routing_order_of_shipment(std::string_view shipment_id);
 
+/// The routing key of carrier `carrier`'s settlement: its invoices, billing index,
+/// disputes and totals live together on hrw_owner(members, settlement_key(carrier)),
+/// so that whether a shipment was billed before is decided by one serial ledger. The
+/// prefix holds a control character no order id may contain, so it never names an order.
+std::string settlement_key(std::string_view carrier);
+
+/// The path of the facts query the settling node sends every member (POST, an
+/// InvoiceFactsQuery flatbuffer; see actors/settlement_facts.hpp). Served only for
+/// requests a peer forwarded: the front door answers it from outside as an unknown route.
+inline constexpr std::string_view kInvoiceFactsPath = "/_cluster/invoice-facts";
+
 enum class RouteKind {
   /// Served where it arrives: node-local views (events, exceptions, disputes, metrics,
   /// carriers, subscriptions, manifests, exports), health, and unknown routes.
@@ -45,9 +56,17 @@ enum class RouteKind {
   /// the source's profile has mapped the body (Cluster's SourceOrderKey); then as
   /// `owner`. A body that does not map is answered here (4xx, nothing written).
   source_order,
-  /// Would write entities whose owner cannot be told from the request (invoices bill
-  /// shipments of any node): refused with 501 while clustering is on.
-  unsupported,
+  /// About one carrier's settlement (`key` = the carrier): served by the owner of
+  /// settlement_key(key). GET /v1/invoices/{id} and dispute decisions (ids begin with
+  /// the carrier), lists filtered by carrier.
+  settlement,
+  /// POST /v1/invoices: the carrier is known once the body is parsed (Cluster's
+  /// InvoiceCarrierKey); then as `settlement`. A body that does not parse is answered
+  /// here (4xx, nothing written).
+  invoice_intake,
+  /// A cluster-wide list (GET /v1/disputes, GET /v1/settlement/summary, without a
+  /// carrier): every node's part, merged (merge_disputes, merge_settlement_summary).
+  merged_view,
 };
 
 struct Route {
@@ -83,5 +102,16 @@ struct NodeAnswer {
 ///   or 503 with per-line results (e.g. 413, 422) decides the whole answer.
 /// `served_by` is set to the id of the node whose answer was chosen (empty if merged).
 HttpResponse merge_broadcast(const std::vector<NodeAnswer>& answers, bool ndjson, std::string* served_by);
+
+/// One page of the dispute queue from every node's page of at most `limit` disputes
+/// after the same cursor: in dispute-key order, cut at the earliest point any node's
+/// page stopped (its next_after), so that the next page, asked from every node after
+/// the merged next_after, misses nothing. A node not reached: 503; a node's 4xx or 5xx
+/// (a bad parameter every node refuses alike) is the answer.
+HttpResponse merge_disputes(const std::vector<NodeAnswer>& answers, size_t limit);
+
+/// The settlement summary from every node's: each carrier's rows live on one node, so
+/// the carrier and lane rows are put together, sorted by carrier, lane and currency.
+HttpResponse merge_settlement_summary(const std::vector<NodeAnswer>& answers);
 
 }  // namespace waybill::runtime

@@ -24,6 +24,9 @@ struct HttpRequest {
   std::string body;
   /// Every header, names in lower case, in arrival order.
   std::vector<std::pair<std::string, std::string>> headers;
+  /// Set only on requests a cluster member sent (a forward, or a facts query of the
+  /// member's own), never by the HTTP server: cluster-internal routes need it.
+  bool from_peer = false;
 
   /// Value of header `lower_name`, or empty.
   std::string_view header(std::string_view lower_name) const {
@@ -91,6 +94,9 @@ class HttpServer {
 };
 
 /// Problem+json answer for a status (used by the server itself for 4xx it detects).
+/// The correlation id a request names (X-Request-Id, else X-Correlation-Id), or a
+/// new one when it names none usable (1 to 128 visible ASCII characters).
+std::string correlation_id_of(const HttpRequest& req);
 HttpResponse problem_response(int http_status, const Status& status);
 
 }  // namespace waybill::runtime
