@@ -111,6 +111,10 @@ int main(int argc, char** argv) {
                                                      InvoiceFactsDone done) {
       c->gather_invoice_facts(invoice, origin, std::move(done));
     });
+    api.set_settlement_peers([c = cluster.get()](const std::vector<std::string>& carriers, HttpRequest request,
+                                                 const HttpRequest& origin, std::function<void(std::vector<NodeAnswer>)> done) {
+      c->ask_settlement_owners(carriers, std::move(request), origin, std::move(done));
+    });
   }
   HttpServer server(config->http, [&api, &cluster](HttpRequest&& req, Responder respond) {
     if (cluster) return cluster->handle(std::move(req), std::move(respond));

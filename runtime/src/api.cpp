@@ -82,7 +82,7 @@ void Api::handle(HttpRequest&& request, Responder respond) {
   // Cluster-internal routes exist only for the members' own requests: from outside
   // they are unknown, as they are on a node outside a cluster.
   const bool internal = !parts.empty() && parts[0] == "_cluster";
-  if (internal && (!req.from_peer || !invoice_facts_source_)) {
+  if (internal && (!req.from_peer || !cluster_view_)) {
     call->route = "{unknown}";
     return call->no_route("no such route: " + std::string(path));
   }
@@ -131,6 +131,12 @@ void Api::handle(HttpRequest&& request, Responder respond) {
   if (internal && parts.size() == 2 && parts[1] == "invoice-facts") {
     call->route = std::string(kInvoiceFactsPath);
     return post ? invoice_facts(call) : method_not_allowed();
+  }
+  if (internal && parts.size() == 3 && parts[1] == "freight-trail") {
+    call->route = "/_cluster/freight-trail/{order_id}";
+    std::string id = segment(2);
+    if (!decoded_ok) return call->fail({Code::invalid_argument, "bad percent-encoding", "order_id"});
+    return get ? freight_trail(call, id) : method_not_allowed();
   }
   if (is_console_path(path)) {
     call->route = parts.size() <= 1 ? "/console" : "/console/{file...}";

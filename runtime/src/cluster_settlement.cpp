@@ -1,6 +1,6 @@
 // Settlement across the cluster: the facts an invoice is matched against, gathered from
 // every member, and the cluster-wide dispute queue and summary (cluster.hpp).
-#include <mutex>
+#include <algorithm>
 
 #include "cluster_node.hpp"
 #include "waybill/runtime/cluster.hpp"
@@ -23,7 +23,28 @@ size_t page_limit(const HttpRequest& req) {
   return n == 0 ? 1 : std::min<size_t>(n, 1000);
 }
 
+// A cluster-internal request on behalf of `origin`: each member checks the caller's key
+// for the internal route and logs under the caller's correlation id.
+HttpRequest on_behalf_of(const HttpRequest& origin, HttpRequest request) {
+  request.from_peer = true;
+  for (auto& [name, value] : origin.headers)
+    if (name == "authorization" || name == "x-api-key" || name == "x-request-id" || name == "x-correlation-id")
+      request.headers.emplace_back(name, value);
+  return request;
+}
+
 }  // namespace
+
+void Cluster::ask_settlement_owners(const std::vector<std::string>& carriers, HttpRequest request,
+                                    const HttpRequest& origin, std::function<void(std::vector<NodeAnswer>)> done) {
+  std::vector<size_t> owners;
+  for (auto& carrier : carriers) {
+    size_t owner = hrw_owner(options_.members, settlement_key(carrier));
+    if (owner != self_ && std::find(owners.begin(), owners.end(), owner) == owners.end()) owners.push_back(owner);
+  }
+  // A member that is down answers `reached == false` at once (ClusterNode::forward).
+  gather(owners, on_behalf_of(origin, std::move(request)), std::move(done));
+}
 
 void Cluster::merged_view(HttpRequest&& req, Responder respond) {
   std::vector<size_t> all;
@@ -57,14 +78,8 @@ void Cluster::gather_invoice_facts(const actors::InvoiceInput& invoice, const Ht
   query.target = std::string(kInvoiceFactsPath);
   query.content_type = "application/x-flatbuffers";
   query.body = actors::encode_facts_query(invoice);
-  query.from_peer = true;
-  // Each member checks the caller's key as for POST /v1/invoices and logs under the
-  // caller's correlation id.
-  for (auto& [name, value] : origin.headers)
-    if (name == "authorization" || name == "x-api-key" || name == "x-request-id" || name == "x-correlation-id")
-      query.headers.emplace_back(name, value);
   const size_t lines = invoice.lines.size();
-  gather(all, query, [lines, done = std::move(done)](std::vector<NodeAnswer> answers) {
+  gather(all, on_behalf_of(origin, std::move(query)), [lines, done = std::move(done)](std::vector<NodeAnswer> answers) {
     std::vector<std::vector<actors::LineFacts>> per_node;
     for (auto& a : answers) {
       if (!a.reached)

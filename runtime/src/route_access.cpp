@@ -76,6 +76,9 @@ constexpr RouteAccess kTable[] = {
     // Cluster-internal, served only for members' requests (Api::handle): the facts a
     // settling member matches an invoice against, asked with the invoice's sender's key.
     needs("POST", "/_cluster/invoice-facts", S::invoices_write),
+    // ... and the freight.* events of an order on the nodes of its carriers' invoices,
+    // asked for its trace with the trace's caller's key.
+    needs("GET", "/_cluster/freight-trail/{order_id}", S::read),
 };
 
 struct Compiled {

@@ -165,6 +165,26 @@ TEST(ClusterSettlement, InvoicesSettleAgainstEveryNodesShipmentsAndRefuseWhileOn
   EXPECT_TRUE(OpenApiContract::load().conforms("GET", "/v1/settlement/summary", summary));
   EXPECT_EQ(cluster.client(0).get("/v1/settlement/summary?carrier=parcelco").header("X-Waybill-Node"), ledger);
 
+  // ---- an order's trace reaches the invoice lines on its carrier's node -------------
+  int traced_elsewhere = 0;
+  for (int i = 0; i < kShipments; ++i) {
+    auto t = cluster.client(i % kNodes).get("/v1/trace/ST-" + std::to_string(i));
+    ASSERT_EQ(t.status, 200) << t.describe();
+    traced_elsewhere += t.header("X-Waybill-Node") != ledger;
+    auto tj = Json::parse(t.body);
+    ASSERT_GE(tj.size("/invoice_lines"), 1u) << t.body;
+    EXPECT_EQ(tj.str_or_empty("/invoice_lines/0/freight/invoice_id"), "parcelco:INV-C1") << t.body;
+    int freight = 0;
+    for (auto& e : tj.items("/audit")) freight += e.str_or_empty("/type").rfind("freight.", 0) == 0;
+    EXPECT_GE(freight, 1) << "the freight.* events of the lines billing ST-" << i << ": " << t.body;
+    EXPECT_TRUE(OpenApiContract::load().conforms("GET", "/v1/trace/{order_id}", t));
+  }
+  EXPECT_GT(traced_elsewhere, 0) << "some orders live on other nodes than their carrier's ledger";
+  EXPECT_EQ(Json::parse(cluster.client(1).get("/v1/trace/ST-5").body).size("/invoice_lines"), 2u)
+      << "ST-5 is billed on INV-C1 and again on INV-C2";
+  auto outside_trail = cluster.client(0).get("/_cluster/freight-trail/ST-1");
+  EXPECT_EQ(outside_trail.status, 404) << outside_trail.describe();
+
   // The members' facts query is no public route.
   auto outside = cluster.client(0).post("/_cluster/invoice-facts", "x");
   EXPECT_EQ(outside.status, 404) << outside.describe();

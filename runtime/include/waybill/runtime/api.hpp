@@ -8,6 +8,7 @@
 
 #include "waybill/actors/reads.hpp"
 #include "waybill/runtime/auth.hpp"
+#include "waybill/runtime/cluster_routing.hpp"
 #include "waybill/runtime/daily_export.hpp"
 #include "waybill/runtime/drop_folder.hpp"
 #include "waybill/runtime/engine.hpp"
@@ -76,6 +77,14 @@ class Api {
   /// the facts query route (POST /_cluster/invoice-facts, peers only) is served. Set
   /// once, before serving. Without it invoices are matched against this node's store.
   void set_invoice_facts_source(InvoiceFactsSource source) { invoice_facts_source_ = std::move(source); }
+  /// Sends a cluster-internal `request` (with the credentials and correlation id of
+  /// `origin`) to every node but this one that holds the settlement of one of
+  /// `carriers`, and calls back once with their answers (Cluster::ask_settlement_owners).
+  using SettlementPeers = std::function<void(const std::vector<std::string>& carriers, HttpRequest request,
+                                             const HttpRequest& origin, std::function<void(std::vector<NodeAnswer>)>)>;
+  /// In a cluster: how an order's trace finds the freight.* events of the invoices that
+  /// billed it, which live in their carriers' nodes' feeds. Set once, before serving.
+  void set_settlement_peers(SettlementPeers peers) { settlement_peers_ = std::move(peers); }
 
  private:
   void create_order(const CallPtr& call);
@@ -83,6 +92,7 @@ class Api {
   void register_shipment(const CallPtr& call);
   void update_order(const CallPtr& call, const std::string& order_id);  // api_ownership.cpp
   void trace(const CallPtr& call, const std::string& order_id);         // api_trace.cpp
+  void freight_trail(const CallPtr& call, const std::string& order_id);  // a peer's part of a trace (cluster)
   void track(const CallPtr& call);
   void track_ndjson(const CallPtr& call);
   void finish_tracking(const CallPtr& call, actors::Reply reply);
@@ -125,6 +135,7 @@ class Api {
   std::unique_ptr<InvoiceFolder> invoice_folder_;
   std::function<std::string()> cluster_view_;
   InvoiceFactsSource invoice_facts_source_;
+  SettlementPeers settlement_peers_;
 };
 
 }  // namespace waybill::runtime

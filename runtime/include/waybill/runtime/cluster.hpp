@@ -87,6 +87,12 @@ class Cluster {
   /// an actor or HTTP thread.
   void gather_invoice_facts(const actors::InvoiceInput& invoice, const HttpRequest& origin, InvoiceFactsDone done);
 
+  /// Sends the cluster-internal `request`, on behalf of `origin` as above, to every
+  /// member but this one that owns the settlement of one of `carriers` (each once) and
+  /// calls `done` once with their answers; a member down answers `reached == false`.
+  void ask_settlement_owners(const std::vector<std::string>& carriers, HttpRequest request, const HttpRequest& origin,
+                             std::function<void(std::vector<NodeAnswer>)> done);
+
  private:
   Cluster(ClusterOptions options, size_t self, ClusterHooks hooks);
   /// `route` with a source order resolved to its order id (kind `owner`) and an invoice
