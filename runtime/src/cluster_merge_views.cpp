@@ -38,7 +38,7 @@ std::optional<std::string> dispute_sort_key(std::string_view id) {
 }
 
 HttpResponse malformed(const NodeAnswer& a, const char* what) {
-  return problem_response(502, {Code::internal, "node " + a.node_id + " answered a " + what + " that cannot be read"});
+  return problem_response(500, {Code::internal, "node " + a.node_id + " answered a " + what + " that cannot be read"});
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ struct Metrics {
     auto& fwd = prometheus::BuildCounter().Name("waybill_cluster_forwarded_total").Help("Requests forwarded to the peer, by outcome (answered, down, timeout, failed, full).").Register(registry);
     auto& secs = prometheus::BuildHistogram().Name("waybill_cluster_forward_seconds").Help("Time from forwarding a request to the peer's answer.").Register(registry);
     auto& srv = prometheus::BuildCounter().Name("waybill_cluster_served_total").Help("Requests served for the peer (forwarded by it).").Register(registry);
-    refused = &prometheus::BuildCounter().Name("waybill_cluster_refused_total").Help("Requests refused at the front door, by reason (owner_down, unsupported).").Register(registry);
+    refused = &prometheus::BuildCounter().Name("waybill_cluster_refused_total").Help("Requests refused at the front door, by reason (owner_down).").Register(registry);
     in_flight = &prometheus::BuildGauge().Name("waybill_cluster_in_flight").Help("Forwarded requests awaiting the owner's answer.").Register(registry).Add({});
     const prometheus::Histogram::BucketBoundaries buckets{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
     for (size_t i = 0; i < members.size(); ++i) {

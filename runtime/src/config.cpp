@@ -329,7 +329,7 @@ Result<Config> parse_config(const std::string& text) {
   if (c.cluster.enabled() && c.api.intake.watch)
     return Status{Code::invalid_argument, "must be false in a cluster (drop-folder orders are not routed to their owner yet)", "intake.watch"};
   if (c.cluster.enabled() && c.api.invoices.watch)
-    return Status{Code::invalid_argument, "must be false in a cluster (invoices are not reconciled across nodes yet)", "settlement.watch"};
+    return Status{Code::invalid_argument, "must be false in a cluster (a folder is read by one node; post invoices to the API, which routes each to its carrier's node)", "settlement.watch"};
   if (!log::parse_level(c.log_level))
     return Status{Code::invalid_argument, "must be one of trace, debug, info, warn, error, off", "log.level"};
   if (c.http.tls_cert_file.empty() != c.http.tls_key_file.empty())

@@ -179,7 +179,7 @@ TEST(ClusterSettlementMerge, DisputePagesFollowStorageOrderAndStopWhereANodeStop
   std::vector<NodeAnswer> down = {answer("n1", disputes({})), {"n2", false, {}}};
   EXPECT_EQ(merge_disputes(down, 10).status, 503);
   EXPECT_EQ(merge_disputes({answer("n1", disputes({})), answer("n2", "{}", 400)}, 10).status, 400);
-  EXPECT_EQ(merge_disputes({answer("n1", "not json")}, 10).status, 502);
+  EXPECT_EQ(merge_disputes({answer("n1", "not json")}, 10).status, 500);
 }
 
 TEST(ClusterSettlementMerge, SummaryPutsEveryCarriersRowsTogether) {
