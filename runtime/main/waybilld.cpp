@@ -10,6 +10,7 @@
 #include "waybill/runtime/auth_keys.hpp"
 #include "waybill/runtime/cluster.hpp"
 #include "waybill/runtime/config.hpp"
+#include "waybill/runtime/crash_report.hpp"
 #include "waybill/runtime/log.hpp"
 #include "waybill/version.hpp"
 
@@ -41,6 +42,7 @@ void report_keys(const KeySetup& keys) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  install_crash_report();
   CLI::App app{"waybill server: order and shipment lifecycle sync between ERP and carriers"};
   std::string config_path, listen, data_dir, keys_file;
   app.add_option("--config", config_path, "YAML configuration file");
