@@ -117,6 +117,10 @@ int main(int argc, char** argv) {
                                                  const HttpRequest& origin, std::function<void(std::vector<NodeAnswer>)> done) {
       c->ask_settlement_owners(carriers, std::move(request), origin, std::move(done));
     });
+    api.set_other_nodes([c = cluster.get()](HttpRequest request, const HttpRequest& origin,
+                                            std::function<void(std::vector<NodeAnswer>)> done) {
+      c->ask_others(std::move(request), origin, std::move(done));
+    });
   }
   HttpServer server(config->http, [&api, &cluster](HttpRequest&& req, Responder respond) {
     if (cluster) return cluster->handle(std::move(req), std::move(respond));

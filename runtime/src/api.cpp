@@ -132,6 +132,10 @@ void Api::handle(HttpRequest&& request, Responder respond) {
     call->route = std::string(kInvoiceFactsPath);
     return post ? invoice_facts(call) : method_not_allowed();
   }
+  if (internal && parts.size() == 2 && parts[1] == "tracking-check") {
+    call->route = "/_cluster/tracking-check";
+    return post ? tracking_check(call) : method_not_allowed();
+  }
   if (internal && parts.size() == 3 && parts[1] == "freight-trail") {
     call->route = "/_cluster/freight-trail/{order_id}";
     std::string id = segment(2);
@@ -407,8 +411,15 @@ void Api::register_shipment(const CallPtr& call) {
   req->idempotency = call->claim;
   req->reply = reply_to(call);
   req->correlation_id = call->correlation_id;
-  auto st = engine_.shipments().send(id, caf::make_message(std::move(req)));
-  if (!st.ok()) call->fail(st);
+  auto send = [this, call, id, req] {
+    auto st = engine_.shipments().send(id, caf::make_message(req));
+    if (!st.ok()) call->fail(st);
+  };
+  // In a cluster the numbers must be free on every member too; the locks above stay
+  // held until this registration is answered.
+  auto& registered = std::get<actors::RegisterShipment>(req->command).shipment;
+  if (other_nodes_ && !registered.tracking_numbers.empty()) return check_tracking_elsewhere(call, registered, send);
+  send();
 }
 
 // Answers a tracking request; with an Idempotency-Key the answer is stored first.

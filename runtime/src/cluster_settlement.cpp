@@ -35,6 +35,14 @@ HttpRequest on_behalf_of(const HttpRequest& origin, HttpRequest request) {
 
 }  // namespace
 
+void Cluster::ask_others(HttpRequest request, const HttpRequest& origin,
+                         std::function<void(std::vector<NodeAnswer>)> done) {
+  std::vector<size_t> others;
+  for (size_t i = 0; i < options_.members.size(); ++i)
+    if (i != self_) others.push_back(i);
+  gather(others, on_behalf_of(origin, std::move(request)), std::move(done));
+}
+
 void Cluster::ask_settlement_owners(const std::vector<std::string>& carriers, HttpRequest request,
                                     const HttpRequest& origin, std::function<void(std::vector<NodeAnswer>)> done) {
   std::vector<size_t> owners;

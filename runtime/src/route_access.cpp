@@ -79,6 +79,8 @@ constexpr RouteAccess kTable[] = {
     // ... and the freight.* events of an order on the nodes of its carriers' invoices,
     // asked for its trace with the trace's caller's key.
     needs("GET", "/_cluster/freight-trail/{order_id}", S::read),
+    // ... and whether a registered shipment's tracking numbers are free on a member.
+    needs("POST", "/_cluster/tracking-check", S::tracking_write),
 };
 
 struct Compiled {

@@ -85,11 +85,21 @@ class Api {
   /// In a cluster: how an order's trace finds the freight.* events of the invoices that
   /// billed it, which live in their carriers' nodes' feeds. Set once, before serving.
   void set_settlement_peers(SettlementPeers peers) { settlement_peers_ = std::move(peers); }
+  /// Sends a cluster-internal `request` on behalf of `origin` to every other member and
+  /// calls back once with their answers (Cluster::ask_others).
+  using OtherNodes =
+      std::function<void(HttpRequest request, const HttpRequest& origin, std::function<void(std::vector<NodeAnswer>)>)>;
+  /// In a cluster: how a registered shipment's tracking numbers are checked on every
+  /// other member (api_tracking_check.cpp). Set once, before serving.
+  void set_other_nodes(OtherNodes others) { other_nodes_ = std::move(others); }
 
  private:
   void create_order(const CallPtr& call);
   void order_action(const CallPtr& call, const std::string& order_id, const std::string& action);
   void register_shipment(const CallPtr& call);
+  // Tracking numbers unique across a cluster (api_tracking_check.cpp).
+  void check_tracking_elsewhere(const CallPtr& call, const fb::ShipmentT& shipment, std::function<void()> then);
+  void tracking_check(const CallPtr& call);  // a peer's check
   void update_order(const CallPtr& call, const std::string& order_id);  // api_ownership.cpp
   void trace(const CallPtr& call, const std::string& order_id);         // api_trace.cpp
   void freight_trail(const CallPtr& call, const std::string& order_id);  // a peer's part of a trace (cluster)
@@ -136,6 +146,7 @@ class Api {
   std::function<std::string()> cluster_view_;
   InvoiceFactsSource invoice_facts_source_;
   SettlementPeers settlement_peers_;
+  OtherNodes other_nodes_;
 };
 
 }  // namespace waybill::runtime

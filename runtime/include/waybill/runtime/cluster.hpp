@@ -90,6 +90,9 @@ class Cluster {
   /// Sends the cluster-internal `request`, on behalf of `origin` as above, to every
   /// member but this one that owns the settlement of one of `carriers` (each once) and
   /// calls `done` once with their answers; a member down answers `reached == false`.
+  /// Sends `request` on behalf of `origin` to every other member; `done` as above.
+  void ask_others(HttpRequest request, const HttpRequest& origin, std::function<void(std::vector<NodeAnswer>)> done);
+
   void ask_settlement_owners(const std::vector<std::string>& carriers, HttpRequest request, const HttpRequest& origin,
                              std::function<void(std::vector<NodeAnswer>)> done);
 
