@@ -132,6 +132,7 @@ class Cli {
     list->add_option("--carrier", exception_filter_.carrier, "Only this carrier");
     list->add_option("--region", exception_filter_.region, "Only this ship-to country (ISO 3166 alpha-2)");
     list->add_option("--reason", exception_filter_.reason, "Only this reason, e.g. bad_postal_code");
+    list->add_option("--after", exception_filter_.after, "Continue after this shipment id (the 'more:' line)");
     list->add_option("--limit", exception_filter_.limit, "At most this many (1..1000, default 100)")
         ->check(CLI::Range(1, 1000));
     auto* retry = leaf(ex, "resolve", "Retry the booking, optionally at another carrier/service", [this] {

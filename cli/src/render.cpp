@@ -214,7 +214,9 @@ Outcome<std::string> render_exceptions(std::string_view json) {
   for (auto* e : items(*doc, "/exceptions"))
     t.rows.push_back({text(*e, "/shipment_id"), text(*e, "/order_id"), text(*e, "/carrier"), text(*e, "/service"),
                       text(*e, "/region"), text(*e, "/reason"), text(*e, "/since"), text(*e, "/message")});
-  return t.format() + count_line(t.rows.size(), "exception", "exceptions");
+  std::string out = t.format() + count_line(t.rows.size(), "exception", "exceptions");
+  if (auto next = text(*doc, "/next_after"); !next.empty()) out += "more: --after " + next + "\n";
+  return out;
 }
 
 Outcome<std::string> render_disputes(std::string_view json) {

@@ -56,7 +56,11 @@ ApiRequest get_shipment(const std::string& shipment_id) {
 ApiRequest trace(const std::string& order_id) { return get("/v1/trace/" + percent_encode(order_id)); }
 
 ApiRequest list_exceptions(const ExceptionFilter& f) {
-  return get("/v1/exceptions" + query({{"carrier", f.carrier}, {"region", f.region}, {"reason", f.reason}, {"limit", limit_text(f.limit)}}));
+  return get("/v1/exceptions" + query({{"carrier", f.carrier},
+                                       {"region", f.region},
+                                       {"reason", f.reason},
+                                       {"after", f.after},
+                                       {"limit", limit_text(f.limit)}}));
 }
 
 ApiRequest retry_exception(const std::string& shipment_id, const std::string& carrier, const std::string& service) {

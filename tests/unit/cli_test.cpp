@@ -76,8 +76,9 @@ TEST(CliRequests, MapCommandsOntoRoutes) {
   EXPECT_EQ(requests::get_shipment("SO-1-1").target, "/v1/shipments/SO-1-1");
   EXPECT_EQ(requests::trace("SO-1").target, "/v1/trace/SO-1");
   EXPECT_EQ(requests::list_exceptions({}).target, "/v1/exceptions");
-  EXPECT_EQ(requests::list_exceptions({"ups", "US", "bad_postal_code", 5}).target,
+  EXPECT_EQ(requests::list_exceptions({"ups", "US", "bad_postal_code", "", 5}).target,
             "/v1/exceptions?carrier=ups&region=US&reason=bad_postal_code&limit=5");
+  EXPECT_EQ(requests::list_exceptions({"", "", "", "SO-9-1", 0}).target, "/v1/exceptions?after=SO-9-1");
   EXPECT_EQ(requests::list_disputes({"open", "", "overbilled", "", 0}).target, "/v1/disputes?state=open&outcome=overbilled");
   EXPECT_EQ(requests::list_subscriptions().target, "/v1/subscriptions");
   EXPECT_EQ(requests::list_carriers().target, "/v1/carriers");
@@ -234,6 +235,10 @@ TEST(CliRender, ListsCountTheirRows) {
   ASSERT_TRUE(ex.ok());
   EXPECT_NE(ex->find("SO-2-1"), std::string::npos);
   EXPECT_NE(ex->find("1 exception\n"), std::string::npos) << *ex;
+  EXPECT_EQ(ex->find("more:"), std::string::npos) << "no next page: " << *ex;
+  auto paged = render_exceptions(R"({"exceptions":[],"count":0,"next_after":"SO-2-1"})");
+  ASSERT_TRUE(paged.ok());
+  EXPECT_NE(paged->find("more: --after SO-2-1"), std::string::npos) << *paged;
 
   auto disputes = render_disputes(R"({"disputes":[],"next_after":"parcelco:INV-1:7"})");
   ASSERT_TRUE(disputes.ok());

@@ -16,6 +16,7 @@ ApiRequest trace(const std::string& order_id);
 
 struct ExceptionFilter {
   std::string carrier, region, reason;  // empty: any
+  std::string after;                    // continue after this shipment id (the previous page's next_after)
   int limit = 0;                        // 0: the server's default (100)
 };
 ApiRequest list_exceptions(const ExceptionFilter& filter);
