@@ -32,6 +32,13 @@ void Api::stop() {
   if (drop_) drop_->stop();
   if (exporter_) exporter_->stop();
   if (invoice_folder_) invoice_folder_->stop();
+  // The webhook dispatcher and the event feed read the store on threads of their own:
+  // they stop before the engine closes it (a dispatcher scan of a closed store crashed
+  // waybilld while draining).
+  engine_.set_commit_listener(nullptr);
+  webhooks_.stop();
+  webhook_client_.stop();
+  feed_.stop();
 }
 
 std::optional<std::string> Api::source_order_id(const std::string& source, const std::string& body) const {

@@ -303,3 +303,42 @@ TEST_F(EngineTest, StateSurvivesRestart) {
 
 }  // namespace
 }  // namespace waybill::runtime
+
+namespace waybill::runtime {
+namespace {
+
+// The failed webhook delivery attempts /metrics reports.
+double failed_deliveries(const std::string& metrics) {
+  const std::string series = "waybill_webhook_deliveries_total{outcome=\"failed\"} ";
+  auto at = metrics.find(series);
+  return at == std::string::npos ? -1 : std::stod(metrics.substr(at + series.size()));
+}
+
+// Api::stop() ends everything that reads the store on a thread of its own, so that the
+// engine may close the store next: a webhook dispatcher still scanning the outbox after
+// the store closed crashed waybilld while draining.
+TEST_F(EngineTest, ApiStopEndsWebhookDeliveryBeforeTheEngineClosesTheStore) {
+  stop();
+  api_options_.webhooks.base_backoff_ms = 1;
+  api_options_.webhooks.max_backoff_ms = 5;
+  api_options_.webhooks.timeout_ms = 200;
+  start();
+  ASSERT_TRUE(api_->start().ok());
+  // Nothing listens on port 9: every attempt fails at once and is retried.
+  auto sub = post("/v1/subscriptions", R"({"url":"http://127.0.0.1:9/hook","event_types":[],"secrets":["a-secret-of-24-characters"]})");
+  ASSERT_EQ(sub.status, 201) << sub.body;
+  ASSERT_EQ(post("/v1/orders", order_json("ORD-W")).status, 201);
+  double before = 0;
+  for (int i = 0; i < 200 && before < 3; ++i) {
+    before = failed_deliveries(get("/metrics").body);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(before, 3) << "the dispatcher retries an unreachable subscriber";
+  api_->stop();
+  const double stopped = failed_deliveries(get("/metrics").body);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(failed_deliveries(get("/metrics").body), stopped) << "delivery went on after Api::stop()";
+}
+
+}  // namespace
+}  // namespace waybill::runtime

@@ -54,8 +54,9 @@ class Api {
   ~Api();
   /// Starts background delivery (webhooks); call once before serving.
   Status start();
-  /// Stops the background work that feeds the engine (file intake, exports); call
-  /// before Engine::stop(). Idempotent.
+  /// Stops the background work that feeds or reads the engine (file intake, exports,
+  /// webhook delivery, event-feed waits); call before Engine::stop(), which closes the
+  /// store. Idempotent.
   void stop();
   void handle(HttpRequest&& request, Responder respond);
   /// The order id a source-shaped JSON body maps to under source `source`'s profile;
