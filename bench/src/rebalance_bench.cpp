@@ -5,8 +5,13 @@
 // a tracking number, two milestones - about 30 records with its events and indexes),
 // each node holding the orders rendezvous hashing gives it, then moves them to a list
 // with more members with the same code waybill-rebalance runs (fsync on), and reports
-// orders and records moved per second. --seed-only leaves the seeded stores and the
-// nodes' configs, and prints the waybill-rebalance command to time by hand.
+// orders and records moved per second. With --carriers N the shipments spread over N
+// carriers and each carrier's settlement node bills the shipments of the carrier it
+// holds (invoices of --invoice-lines lines: a dispute, a billing, a freight event and
+// its index entry per line), so that the carriers whose settlement owner changes move
+// too; the invoices and settlement records moved are reported apart. --seed-only
+// leaves the seeded stores and the nodes' configs, and prints the waybill-rebalance
+// command to time by hand.
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -37,6 +42,10 @@ struct Options {
   int from_nodes = 3;
   int to_nodes = 4;
   size_t batch_records = 4096;
+  /// Carriers the shipments spread over, each with its invoices; 0: every shipment is
+  /// ups's and nothing is invoiced.
+  int carriers = 0;
+  size_t invoice_lines = 500;
   std::string work_dir;
   std::string out = "bench-results/rebalance.json";
   bool keep = false;
@@ -88,7 +97,24 @@ std::string order_body(const std::string& id) {
          R"("city":"Springfield","postal_code":"62701","country":"US"},"lines":[{"sku":"SKU-1","qty":1}]})";
 }
 
-Status seed_node(const std::string& dir, const std::vector<std::string>& ids, std::vector<std::string> member_ids) {
+std::string carrier_name(const Options& o, size_t order_index) {
+  return o.carriers == 0 ? "ups" : "carrier-" + std::to_string(order_index % static_cast<size_t>(o.carriers));
+}
+
+// The order's index in the seeding ("RBB-<i>").
+size_t order_index(const std::string& id) { return std::stoul(id.substr(4)); }
+
+std::string invoice_body(const std::string& carrier, size_t number, const std::vector<std::string>& ids, size_t from,
+                         size_t to) {
+  std::string s = R"({"carrier":")" + carrier + R"(","invoice_number":"INV-)" + std::to_string(number) +
+                  R"(","invoice_date":"2026-11-30","currency":"USD","lines":[)";
+  for (size_t i = from; i < to; ++i)
+    s += std::string(i > from ? "," : "") + R"({"tracking_number":"1Z)" + ids[i] + R"(","billed_weight_g":1500,"base_minor":1000})";
+  return s + "]}";
+}
+
+Status seed_node(const Options& o, const std::string& dir, const std::vector<std::string>& ids,
+                 std::vector<std::string> member_ids, const std::vector<std::string>& settled_carriers) {
   EngineOptions e;
   e.store.data_dir = dir;
   e.writer.sync = false;  // setup, not measured
@@ -112,15 +138,29 @@ Status seed_node(const std::string& dir, const std::vector<std::string>& ids, st
   for (auto& id : ids) p.send("POST", "/v1/orders/" + id + "/release", "", "release-" + id);
   for (auto& id : ids)
     p.send("POST", "/v1/shipments",
-           R"({"shipment_id":")" + id + R"(-1","order_id":")" + id + R"(","carrier":"ups","tracking_numbers":["1Z)" + id + R"("]})");
+           R"({"shipment_id":")" + id + R"(-1","order_id":")" + id + R"(","carrier":")" + carrier_name(o, order_index(id)) +
+               R"(","tracking_numbers":["1Z)" + id + R"("]})");
   failures += p.drain();
   for (const char* status : {"picked_up", "in_transit"}) {
     for (auto& id : ids)
       p.send("POST", "/v1/tracking",
-             R"({"carrier":"ups","tracking_number":"1Z)" + id + R"(","status":")" + status + R"(","raw_code":"X","event_time":"2026-11-28T)" +
-                 (std::string(status) == "picked_up" ? "08" : "09") + R"(:00:00Z"})");
+             R"({"carrier":")" + carrier_name(o, order_index(id)) + R"(","tracking_number":"1Z)" + id + R"(","status":")" +
+                 status + R"(","raw_code":"X","event_time":"2026-11-28T)" + (std::string(status) == "picked_up" ? "08" : "09") +
+                 R"(:00:00Z"})");
     failures += p.drain();
   }
+  // The carriers settled here bill the shipments of theirs this node holds. One ledger
+  // per node takes one invoice at a time: a small window.
+  Pipeline invoices(api, 4);
+  for (auto& carrier : settled_carriers) {
+    std::vector<std::string> billed;
+    for (auto& id : ids)
+      if (carrier_name(o, order_index(id)) == carrier) billed.push_back(id);
+    const size_t per = std::max<size_t>(1, o.invoice_lines);
+    for (size_t from = 0; from < billed.size(); from += per)
+      invoices.send("POST", "/v1/invoices", invoice_body(carrier, from / per + 1, billed, from, std::min(billed.size(), from + per)));
+  }
+  failures += invoices.drain();
   api.stop();
   (*engine)->stop();
   if (failures) return Status{Code::internal, std::to_string(failures) + " seeding requests failed"};
@@ -144,6 +184,9 @@ int main(int argc, char** argv) {
   app.add_option("--from-nodes", o.from_nodes, "Members before (default 3)")->check(CLI::Range(1, 32));
   app.add_option("--to-nodes", o.to_nodes, "Members after (default 4)")->check(CLI::Range(1, 32));
   app.add_option("--batch-records", o.batch_records, "Records per step (default 4096)");
+  app.add_option("--carriers", o.carriers, "Carriers the shipments spread over, each invoiced on its settlement node (default 0: ups, no invoices)")
+      ->check(CLI::Range(0, 1000));
+  app.add_option("--invoice-lines", o.invoice_lines, "Lines per invoice with --carriers (default 500)")->check(CLI::Range(1, 10000));
   app.add_option("--work-dir", o.work_dir, "Where the stores go (default: a new directory under /tmp)");
   app.add_option("--out", o.out, "JSON result file (default bench-results/rebalance.json)");
   app.add_flag("--keep", o.keep, "Keep the stores");
@@ -166,9 +209,15 @@ int main(int argc, char** argv) {
     std::string id = "RBB-" + std::to_string(i);
     per_node[hrw_owner(old_members, id)].push_back(std::move(id));
   }
+  std::vector<std::vector<std::string>> settled(static_cast<size_t>(o.from_nodes));  // carriers by settlement node
+  for (int c = 0; c < o.carriers; ++c) {
+    const std::string carrier = "carrier-" + std::to_string(c);
+    settled[hrw_owner(old_members, settlement_key(carrier))].push_back(carrier);
+  }
   auto t0 = Clock::now();
   for (int k = 0; k < o.from_nodes; ++k) {
-    auto st = seed_node(o.work_dir + "/" + node_id(k), per_node[k], o.from_nodes > 1 ? old_ids : std::vector<std::string>{});
+    auto st = seed_node(o, o.work_dir + "/" + node_id(k), per_node[k], o.from_nodes > 1 ? old_ids : std::vector<std::string>{},
+                        settled[k]);
     if (!st.ok()) {
       std::fprintf(stderr, "seeding %s: %s\n", node_id(k).c_str(), st.message().c_str());
       return 1;
@@ -201,14 +250,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rebalance: %s\n", report.status().message().c_str());
     return 1;
   }
-  uint64_t orders = 0, records = 0;
+  uint64_t orders = 0, invoices = 0, settlement = 0, records = 0;
   for (auto& [pair, c] : report->moves) {
     orders += c.orders;
+    invoices += c.invoices;
+    settlement += c.settlement_records;
     records += c.records;
   }
   const double s = report->seconds;
   std::string json = "{\"orders_seeded\":" + std::to_string(o.orders) + ",\"from_nodes\":" + std::to_string(o.from_nodes) +
-                     ",\"to_nodes\":" + std::to_string(o.to_nodes) + ",\"orders_moved\":" + std::to_string(orders) +
+                     ",\"to_nodes\":" + std::to_string(o.to_nodes) + ",\"carriers\":" + std::to_string(o.carriers) +
+                     ",\"orders_moved\":" + std::to_string(orders) + ",\"invoices_moved\":" + std::to_string(invoices) +
+                     ",\"settlement_records_moved\":" + std::to_string(settlement) +
                      ",\"records_moved\":" + std::to_string(records) + ",\"seconds\":" + std::to_string(s) +
                      ",\"orders_per_s\":" + std::to_string(orders / s) + ",\"records_per_s\":" + std::to_string(records / s) +
                      ",\"writes\":" + std::to_string(report->writes) + "}";

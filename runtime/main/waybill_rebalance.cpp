@@ -1,6 +1,8 @@
 // waybill-rebalance: the offline membership change (rebalance.hpp). With every node
 // stopped, moves the orders whose owner changes from the old member list to the new
-// one, with all their records, then records the new membership on every node.
+// one, with all their records, and the carriers whose settlement owner changes, with
+// their invoices, disputes, totals, billings and freight events; then records the new
+// membership on every node.
 //
 //   waybill-rebalance --from old/node1.yaml old/node2.yaml --to new/node1.yaml new/node2.yaml new/node3.yaml
 //
@@ -31,15 +33,17 @@ int exit_code_of(const Status& st) {
 
 void print_moves(const RebalanceReport& r) {
   for (auto& [pair, c] : r.moves)
-    std::printf("  %s -> %s: %llu orders, %llu shipments, %llu milestones, %llu events, %llu records\n",
+    std::printf("  %s -> %s: %llu orders, %llu shipments, %llu milestones, %llu events, %llu invoices "
+                "(%llu settlement records), %llu records\n",
                 pair.first.c_str(), pair.second.c_str(), static_cast<unsigned long long>(c.orders),
                 static_cast<unsigned long long>(c.shipments), static_cast<unsigned long long>(c.milestones),
-                static_cast<unsigned long long>(c.events), static_cast<unsigned long long>(c.records));
+                static_cast<unsigned long long>(c.events), static_cast<unsigned long long>(c.invoices),
+                static_cast<unsigned long long>(c.settlement_records), static_cast<unsigned long long>(c.records));
   if (r.idempotency_kept)
     std::printf("  %llu Idempotency-Key record(s) stay on their node: the destination holds another request under the key\n",
                 static_cast<unsigned long long>(r.idempotency_kept));
   if (r.orphans_kept)
-    std::printf("  %llu record(s) name a shipment their node does not hold: left in place\n",
+    std::printf("  %llu record(s) name a shipment their node does not hold, or no readable carrier: left in place\n",
                 static_cast<unsigned long long>(r.orphans_kept));
 }
 
@@ -101,17 +105,18 @@ int main(int argc, char** argv) {
     case RebalanceReport::Outcome::moved: break;
   }
   print_moves(*report);
-  uint64_t orders = 0, records = 0;
+  uint64_t orders = 0, invoices = 0, records = 0;
   for (auto& [pair, c] : report->moves) {
     orders += c.orders;
+    invoices += c.invoices;
     records += c.records;
   }
   const double s = report->seconds > 0 ? report->seconds : 1e-9;
-  std::printf("done: epoch %llu; this run moved %llu orders (%llu records) in %.3f s: %.0f orders/s, %.0f records/s; "
-              "%llu writes, %llu subscription(s) copied\n",
+  std::printf("done: epoch %llu; this run moved %llu orders and %llu invoices (%llu records) in %.3f s: %.0f orders/s, "
+              "%.0f records/s; %llu writes, %llu subscription(s) copied\n",
               static_cast<unsigned long long>(report->epoch), static_cast<unsigned long long>(orders),
-              static_cast<unsigned long long>(records), report->seconds, orders / s, records / s,
-              static_cast<unsigned long long>(report->writes),
+              static_cast<unsigned long long>(invoices), static_cast<unsigned long long>(records), report->seconds,
+              orders / s, records / s, static_cast<unsigned long long>(report->writes),
               static_cast<unsigned long long>(report->subscriptions_copied));
   return 0;
 }

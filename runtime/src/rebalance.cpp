@@ -20,12 +20,14 @@ using storage::Store;
 using storage::WriteOp;
 
 // The order of the steps on each source. Records naming a shipment are classified
-// through its header, so the headers move after them; events come first, so the dead
-// letters that follow them find where they went.
-constexpr Column kSteps[] = {Column::events,     Column::dead_letters,  Column::milestones, Column::tracking_index,
-                             Column::exceptions, Column::manifests,     Column::timers,     Column::tracking_poll,
-                             Column::work,       Column::idempotency,   Column::shipments,  Column::order_shipments,
-                             Column::orders};
+// through its header, so the headers move after them; events (freight events too) come
+// first, so the dead letters that follow them find where they went. A carrier's
+// settlement records name their carrier themselves: any place would do.
+constexpr Column kSteps[] = {Column::events,     Column::dead_letters, Column::milestones, Column::tracking_index,
+                             Column::exceptions, Column::manifests,    Column::timers,     Column::tracking_poll,
+                             Column::work,       Column::idempotency,  Column::shipments,  Column::order_shipments,
+                             Column::orders,     Column::invoices,     Column::disputes,   Column::settlement_totals,
+                             Column::billings};
 
 enum class Mode { plan, move };
 
@@ -119,7 +121,7 @@ Status Run::open_stores() {
 }
 
 bool holds_entities(const Store& store) {
-  for (Column c : {Column::orders, Column::shipments, Column::events}) {
+  for (Column c : {Column::orders, Column::shipments, Column::events, Column::invoices}) {
     std::string key;
     if (store.last_key(c, &key).ok()) return true;
   }
@@ -157,7 +159,7 @@ Status Run::check_states(bool* all_done) {
     } else if (!*recorded) {
       if (holds_entities(*node.store))
         return {Code::conflict, "node " + id + " is new to the member list but " + node.options.data_dir +
-                                    " already holds orders, shipments or events; give it an empty data dir"};
+                                    " already holds orders, shipments, events or invoices; give it an empty data dir"};
       ++fresh;
     } else {
       return {Code::conflict, "node " + id + ": the data in " + node.options.data_dir + " belongs to " +
@@ -208,12 +210,23 @@ Status Run::commit(Node& node, std::vector<WriteOp> ops) {
   return {};
 }
 
-void count(MoveCounts* c, Column column, uint64_t records) {
+bool is_settlement(Column c) {
+  return c == Column::invoices || c == Column::disputes || c == Column::settlement_totals || c == Column::billings;
+}
+
+// `freight`: an event of a carrier's settlement, counted with it.
+void count(MoveCounts* c, Column column, uint64_t records, bool freight = false) {
   c->records += records;
+  if (freight || is_settlement(column)) c->settlement_records += records;
   if (column == Column::orders) ++c->orders;
   if (column == Column::shipments) ++c->shipments;
   if (column == Column::milestones) ++c->milestones;
   if (column == Column::events) ++c->events;
+  if (column == Column::invoices) ++c->invoices;
+}
+
+std::string describe_entity(const RecordEntity& e) {
+  return e.kind == RecordEntity::Kind::carrier ? "the settlement of carrier " + e.carrier : "order " + e.order_id;
 }
 
 void Run::classify(Node& src, Column column, const Record& r, Mode mode, RebalanceReport* into,
@@ -225,8 +238,8 @@ void Run::classify(Node& src, Column column, const Record& r, Mode mode, Rebalan
     if (mode == Mode::plan) ++into->orphans_kept;
     return;
   }
-  if (entity.kind != RecordEntity::Kind::order) return;
-  auto dest_id = new_owner_if_moved(to_routing_, src.id, entity.order_id);
+  if (entity.kind != RecordEntity::Kind::order && entity.kind != RecordEntity::Kind::carrier) return;
+  auto dest_id = new_owner_if_moved(to_routing_, src.id, routing_key(entity));
   if (!dest_id) return;
   Node& dest = nodes_.at(*dest_id);
   std::string existing;
@@ -235,7 +248,7 @@ void Run::classify(Node& src, Column column, const Record& r, Mode mode, Rebalan
       if (mode == Mode::plan) ++into->idempotency_kept;
       return;  // the key names another request there; this one stays in its node's key space
     }
-    auto why = describe_key(column, r.key) + " of order " + entity.order_id + " differs on " + dest.id;
+    auto why = describe_key(column, r.key) + " of " + describe_entity(entity) + " differs on " + dest.id;
     if (mode == Mode::plan) into->conflicts.push_back(src.id + " -> " + dest.id + ": " + why);
     else *stop = {Code::conflict, why};
     return;
@@ -247,16 +260,22 @@ void Run::classify(Node& src, Column column, const Record& r, Mode mode, Rebalan
 }
 
 // Events are appended to the destination's outbox in their source order; the mapping
-// written with each copy makes a rerun find it instead of appending it again.
+// written with each copy makes a rerun find it instead of appending it again. An
+// order's events follow the order, a freight event its carrier's settlement; each takes
+// its index entry along (rebalance_settlement.cpp says why for freight events).
 void Run::classify_event(Node& src, const Record& r, Mode mode, RebalanceReport* into,
                          std::map<std::string, std::vector<WriteOp>>* copies, std::vector<WriteOp>* deletes) {
   auto ev = decode<fb::EventT>(r.value);
   if (!ev) return;
-  auto order = event_order_id(*ev, lookup_);
-  if (!order) return;
-  auto dest_id = new_owner_if_moved(to_routing_, src.id, *order);
+  auto home = event_home(*ev, lookup_);
+  if (!home) {
+    if (mode == Mode::plan && ev->kind == fb::EntityKind::invoice) ++into->orphans_kept;  // names no carrier
+    return;
+  }
+  auto dest_id = new_owner_if_moved(to_routing_, src.id, home->routing_key);
   if (!dest_id) return;
-  count(&into->moves[{src.id, *dest_id}], Column::events, 2);  // the event and its index entry
+  const bool indexed = !home->index_key.empty();
+  count(&into->moves[{src.id, *dest_id}], Column::events, indexed ? 2 : 1, home->freight);  // with its index entry
   if (mode == Mode::plan) return;
   Node& dest = nodes_.at(*dest_id);
   const uint64_t from_position = storage::read_be64(r.key);
@@ -268,11 +287,11 @@ void Run::classify_event(Node& src, const Record& r, Mode mode, RebalanceReport*
     ev->moved_from_position = from_position;
     auto& ops = (*copies)[dest.id];
     ops.push_back({Column::events, storage::be64(position), encode(*ev)});
-    ops.push_back({Column::event_index, *order + '\0' + storage::be64(position), {}});
+    if (indexed) ops.push_back({Column::event_index, home->index_key + '\0' + storage::be64(position), {}});
     ops.push_back({Column::meta, mapping, storage::be64(position)});
   }
   deletes->push_back({Column::events, r.key, {}, true});
-  deletes->push_back({Column::event_index, *order + '\0' + r.key, {}, true});
+  if (indexed) deletes->push_back({Column::event_index, home->index_key + '\0' + r.key, {}, true});
 }
 
 // A dead letter follows its event, to the destination's subscription for the same URL.
@@ -285,8 +304,8 @@ void Run::classify_dead_letter(Node& src, const Record& r, Mode mode, RebalanceR
   if (src.store->get(Column::events, storage::be64(position), &event).ok()) {
     // Not moved yet: in a plan, count it where its event goes.
     auto ev = decode<fb::EventT>(event);
-    auto order = ev ? event_order_id(*ev, lookup_) : std::nullopt;
-    auto dest_id = order ? new_owner_if_moved(to_routing_, src.id, *order) : std::nullopt;
+    auto home = ev ? event_home(*ev, lookup_) : std::nullopt;
+    auto dest_id = home ? new_owner_if_moved(to_routing_, src.id, home->routing_key) : std::nullopt;
     if (mode == Mode::plan && dest_id) count(&into->moves[{src.id, *dest_id}], Column::dead_letters, 1);
     return;
   }

@@ -1,14 +1,18 @@
 // Adding a node for real: two waybilld nodes on loopback take orders, registered
-// shipments, milestones, Idempotency-Key requests and bookings at carrier-sim, while
-// their webhook subscriber is failing (so nothing is delivered yet); they are stopped,
+// shipments, milestones, Idempotency-Key requests, bookings at carrier-sim and a
+// parcelco invoice billing the booked shipments (with a dispute decision), while their
+// webhook subscriber is failing (so nothing is delivered yet); they are stopped,
 // waybill-rebalance moves to three members - SIGKILLed twice midway and run again - and
 // the three nodes start with the new list. Checked: every acknowledged order, shipment,
 // milestone, booking and event is readable through every node from exactly one owner,
 // the owner rendezvous hashing names; stored Idempotency-Key answers replay; nothing
-// is booked twice; manifests and events moved; the subscriber finally gets every event;
-// nodes refuse to start during the rebalance or with the old list; and the stores hold
-// no record of a moved order on its old owner.
+// is booked twice; manifests and events moved; parcelco's settlement, whose owner
+// changes with the third member, answers from its new node with the same invoice,
+// disputes and totals, and still knows which shipments were billed; the subscriber
+// finally gets every event; nodes refuse to start during the rebalance or with the old
+// list; and the stores hold no record of a moved order or carrier on its old owner.
 #include <fcntl.h>
+#include <time.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,6 +54,48 @@ std::string owner_of(int members, const std::string& order_id) {
   std::vector<runtime::ClusterMember> m;
   for (int k = 0; k < members; ++k) m.push_back({node_name(k), "", 0});
   return m[runtime::hrw_owner(m, order_id)].id;
+}
+
+// The node holding `carrier`'s settlement among the first `members` nodes.
+std::string settles_on(int members, const std::string& carrier) { return owner_of(members, runtime::settlement_key(carrier)); }
+
+std::string today() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
+}
+
+std::string invoice_json(const std::string& number, const std::vector<std::pair<std::string, int64_t>>& lines) {
+  std::string s = R"({"carrier":"parcelco","invoice_number":")" + number + R"(","invoice_date":")" + today() +
+                  R"(","currency":"USD","lines":[)";
+  for (size_t i = 0; i < lines.size(); ++i)
+    s += std::string(i ? "," : "") + R"({"tracking_number":")" + lines[i].first +
+         R"(","billed_weight_g":1500,"base_minor":)" + std::to_string(lines[i].second) + "}";
+  return s + "]}";
+}
+
+// A node's freight events (its carriers' invoices) as subject#entityseq#type -> movedfrom.
+std::map<std::string, std::string> freight_events(HttpClient& c) {
+  std::map<std::string, std::string> out;
+  auto r = c.get("/v1/events?limit=1000");
+  EXPECT_EQ(r.status, 200) << r.describe();
+  for (auto& e : Json::parse(r.body).items("/events"))
+    if (e.str_or_empty("/type").rfind("freight.", 0) == 0)
+      out[e.str_or_empty("/subject") + "#" + std::to_string(e.int64("/entityseq").value_or(-1)) + "#" +
+          e.str_or_empty("/type")] = e.str_or_empty("/movedfrom");
+  return out;
+}
+
+// Every dispute of the merged queue, as served.
+std::vector<std::string> all_disputes(HttpClient& c) {
+  std::vector<std::string> out;
+  auto r = c.get("/v1/disputes?state=any&limit=1000");
+  EXPECT_EQ(r.status, 200) << r.describe();
+  for (auto& d : Json::parse(r.body).items("/disputes")) out.push_back(d.dump());
+  return out;
 }
 
 struct ToolRun {
@@ -201,11 +247,14 @@ struct Known {
   std::set<std::string> events;  // subject#entityseq#type
 };
 
+// The order's and its shipments' events on a node. Freight events naming the order are
+// its carrier's settlement's, on the carrier's node: checked with it (freight_events).
 std::set<std::string> events_of(HttpClient& c, const std::string& order_id, std::map<std::string, std::string>* moved_from = nullptr) {
   std::set<std::string> out;
   auto r = c.get("/v1/events?order_id=" + order_id + "&limit=1000");
   EXPECT_EQ(r.status, 200) << r.describe();
   for (auto& e : Json::parse(r.body).items("/events")) {
+    if (e.str_or_empty("/type").rfind("freight.", 0) == 0) continue;
     const std::string key = e.str_or_empty("/subject") + "#" + std::to_string(e.int64("/entityseq").value_or(-1)) +
                             "#" + e.str_or_empty("/type");
     out.insert(key);
@@ -294,6 +343,40 @@ TEST(Rebalance, AddingANodeMovesEveryAcknowledgedEntityToItsNewOwner) {
   ASSERT_GT(moving, 3u) << "the new member must take some of the orders";
   ASSERT_LT(moving, known.size());
 
+  // ---- parcelco's invoice, settled on its carrier's node --------------------------------
+  const std::string ledger_before = settles_on(2, "parcelco"), ledger_after = settles_on(3, "parcelco");
+  ASSERT_NE(ledger_before, ledger_after) << "parcelco's settlement must change owner, or nothing here is tested";
+  std::vector<std::pair<std::string, int64_t>> lines;  // tracking number, billed
+  for (auto& sid : booked_ids) {
+    auto j = Json::parse(bookings[sid].body);
+    const int64_t quote = j.int64("/rate/total/amount_minor").value_or(0);
+    ASSERT_GT(quote, 0) << bookings[sid].body;
+    lines.push_back({j.str_or_empty("/tracking_numbers/0"), quote});
+  }
+  lines.back().second += 5000;                  // billed above the quote: a dispute
+  lines.push_back({"1ZNOWHERE", 700});          // no node holds it: a dispute without an order
+  auto posted = cluster.client(0).post("/v1/invoices", invoice_json("INV-1", lines));
+  ASSERT_EQ(posted.status, 201) << posted.describe();
+  EXPECT_EQ(posted.header("X-Waybill-Node"), ledger_before);
+  {
+    auto j = Json::parse(posted.body);
+    for (size_t i = 0; i + 2 < lines.size(); ++i) EXPECT_EQ(j.str_or_empty("/lines/" + std::to_string(i) + "/outcome"), "matched") << posted.body;
+    EXPECT_EQ(j.str_or_empty("/lines/" + std::to_string(lines.size() - 2) + "/outcome"), "overbilled") << posted.body;
+  }
+  auto rejected = cluster.client(1).post("/v1/disputes/parcelco:INV-1:" + std::to_string(lines.size()) + "/reject",
+                                         R"({"note":"not ours"})");
+  ASSERT_EQ(rejected.status, 200) << rejected.describe();
+  auto invoice_before = cluster.client(1).get("/v1/invoices/parcelco:INV-1");
+  ASSERT_EQ(invoice_before.status, 200) << invoice_before.describe();
+  auto via_first = cluster.client(0);
+  const std::vector<std::string> disputes_before = all_disputes(via_first);
+  ASSERT_EQ(disputes_before.size(), 2u);
+  auto summary_before = cluster.client(0).get("/v1/settlement/summary?carrier=parcelco");
+  ASSERT_EQ(summary_before.status, 200) << summary_before.describe();
+  auto ledger_client = cluster.client(node_index(ledger_before));
+  const auto freight_before = freight_events(ledger_client);
+  ASSERT_GE(freight_before.size(), lines.size() + 1) << "a posting per line, and the decision";
+
   // ---- the tool refuses while the nodes run -------------------------------------------
   auto busy = cluster.tool();
   EXPECT_EQ(busy.exit_code, 2) << busy.describe();
@@ -371,6 +454,36 @@ TEST(Rebalance, AddingANodeMovesEveryAcknowledgedEntityToItsNewOwner) {
     ASSERT_EQ(m.status, 200) << m.describe();
     EXPECT_EQ(Json::parse(m.body).str_or_empty("/outcome"), "applied") << id;
   }
+  // parcelco's settlement answers from its new node, through every node, as before.
+  for (int via = 0; via < kNodes; ++via) {
+    auto c = cluster.client(via);
+    auto got = c.get("/v1/invoices/parcelco:INV-1");
+    ASSERT_EQ(got.status, 200) << node_name(via) << ": " << got.describe();
+    EXPECT_EQ(got.header("X-Waybill-Node"), ledger_after);
+    EXPECT_EQ(got.body, invoice_before.body) << "the invoice, via " << node_name(via);
+    EXPECT_EQ(all_disputes(c), disputes_before) << "the merged dispute queue, via " << node_name(via);
+    auto summary = c.get("/v1/settlement/summary?carrier=parcelco");
+    EXPECT_EQ(summary.header("X-Waybill-Node"), ledger_after);
+    EXPECT_EQ(summary.body, summary_before.body) << "the totals, via " << node_name(via);
+  }
+  {
+    auto moved_to = cluster.client(node_index(ledger_after));
+    auto left_on = cluster.client(node_index(ledger_before));
+    auto freight_after = freight_events(moved_to);
+    EXPECT_EQ(freight_after.size(), freight_before.size());
+    for (auto& [key, from] : freight_before) {
+      ASSERT_TRUE(freight_after.count(key)) << key << " not on " << ledger_after;
+      EXPECT_EQ(freight_after[key], ledger_before) << key << ": movedfrom";
+    }
+    EXPECT_TRUE(freight_events(left_on).empty()) << "no freight event left on " << ledger_before;
+  }
+  // The billing index moved: a shipment billed before the move is a duplicate after it.
+  auto second = cluster.client(2).post("/v1/invoices", invoice_json("INV-2", {lines[1]}));
+  ASSERT_EQ(second.status, 201) << second.describe();
+  EXPECT_EQ(second.header("X-Waybill-Node"), ledger_after);
+  EXPECT_EQ(Json::parse(second.body).str_or_empty("/lines/0/outcome"), "duplicate") << second.body;
+  EXPECT_EQ(Json::parse(second.body).str_or_empty("/lines/0/duplicate_of"), "parcelco:INV-1#2") << second.body;
+
   // Bookings: one live label per reference (the new owner did not book again), and
   // each booked shipment on its owner's manifest only.
   auto ledger = cluster.sim().labels();
@@ -389,6 +502,7 @@ TEST(Rebalance, AddingANodeMovesEveryAcknowledgedEntityToItsNewOwner) {
   std::set<std::string> expected;
   for (auto& [id, k] : known)
     for (auto& e : k.events) expected.insert(e);
+  for (auto& [key, from] : freight_before) expected.insert(key);
   auto missing = [&] {
     std::set<std::string> left = expected;
     for (auto& d : receiver.deliveries("/hook")) left.erase(d.subject + "#" + std::to_string(d.entityseq) + "#" + d.type);
@@ -397,8 +511,9 @@ TEST(Rebalance, AddingANodeMovesEveryAcknowledgedEntityToItsNewOwner) {
   EXPECT_TRUE(WebhookReceiver::eventually([&] { return missing().empty(); }, 30s, 100ms))
       << missing().size() << " events never delivered, e.g. " << (missing().empty() ? "" : *missing().begin());
 
-  // ---- the stores: nothing of a moved order on its old owner ----------------------------
+  // ---- the stores: nothing of a moved order or carrier on its old owner ----------------
   for (int k = 0; k < kNodes; ++k) ASSERT_TRUE(cluster.node(k).terminate().exited);
+  size_t settlement_checked = 0;
   for (int k = 0; k < kNodes; ++k) {
     storage::StoreOptions so;
     so.data_dir = cluster.node(k).data_dir();
@@ -416,9 +531,16 @@ TEST(Rebalance, AddingANodeMovesEveryAcknowledgedEntityToItsNewOwner) {
     size_t checked = 0;
     for (auto column : {storage::Column::orders, storage::Column::shipments, storage::Column::milestones,
                         storage::Column::tracking_index, storage::Column::order_shipments, storage::Column::events,
-                        storage::Column::idempotency, storage::Column::timers, storage::Column::manifests})
+                        storage::Column::idempotency, storage::Column::timers, storage::Column::manifests,
+                        storage::Column::invoices, storage::Column::disputes, storage::Column::settlement_totals,
+                        storage::Column::billings})
       (void)(*store)->scan_from(column, "", 100000, [&](std::string_view key, std::string_view value) {
         auto e = runtime::record_entity(column, key, value, lookup);
+        if (e.kind == runtime::RecordEntity::Kind::carrier) {
+          ++settlement_checked;
+          EXPECT_EQ(settles_on(3, e.carrier), node_name(k))
+              << storage::column_name(column) << " record of " << e.carrier << " left on " << node_name(k);
+        }
         if (e.kind != runtime::RecordEntity::Kind::order) return true;
         ++checked;
         EXPECT_EQ(owner_of(3, e.order_id), node_name(k))
@@ -427,7 +549,10 @@ TEST(Rebalance, AddingANodeMovesEveryAcknowledgedEntityToItsNewOwner) {
       });
     EXPECT_GT(checked, 0u) << node_name(k);
   }
-  std::cout << "rebalance test: " << known.size() << " orders, " << moving << " moved to node3\n" << done.out << std::endl;
+  EXPECT_GT(settlement_checked, 0u);
+  std::cout << "rebalance test: " << known.size() << " orders, " << moving << " moved to node3; parcelco's settlement ("
+            << freight_before.size() << " freight events) moved from " << ledger_before << " to " << ledger_after << "\n"
+            << done.out << std::endl;
 }
 
 }  // namespace

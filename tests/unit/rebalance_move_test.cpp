@@ -1,15 +1,19 @@
 // A real move between stores: two nodes seeded through the engine and API (orders,
 // Idempotency-Key requests, registered shipments, milestones, SLA timers, events, a
-// webhook subscription) plus records the engine writes only with carriers or invoices
-// (manifests, exceptions, tracking poll, booking work, dead letters, freight events,
-// billings), then rebalanced from 2 to 3 members. Checked: every record of a moved order
-// is on its new owner and nowhere else, nothing is lost or duplicated, events keep
-// their per-entity order, the node's own records stay - and a run stopped after any
-// single write, then run again, ends exactly where an uninterrupted run ends.
+// webhook subscription, and two carriers' invoices with their disputes, decisions,
+// totals, billings and freight events, each on its carrier's settlement node) plus
+// records the engine writes only with carriers or failing webhooks (manifests,
+// exceptions, tracking poll, booking work, dead letters), then rebalanced from 2 to 3
+// members - under which one carrier's settlement owner changes and the other's does
+// not. Checked: every record of a moved order or carrier is on its new owner and
+// nowhere else, nothing is lost or duplicated, events keep their per-entity order, the
+// node's own records stay - and a run stopped after any single write, then run again,
+// ends exactly where an uninterrupted run ends.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <future>
+#include <iostream>
 #include <map>
 #include <cstdlib>
 #include <set>
@@ -41,6 +45,31 @@ std::string owner(const std::vector<std::string>& ids, const std::string& key) {
   std::vector<ClusterMember> m;
   for (auto& id : ids) m.push_back({id, "", 0});
   return m[hrw_owner(m, key)].id;
+}
+
+// The carrier whose settlement moves (kOld -> kNew) and one whose settlement stays,
+// picked from these names by rendezvous hashing in SetUpTestSuite.
+const std::vector<std::string> kCarriers = {"ups", "fedex", "dhl", "usps", "ontrac", "lasership", "gls", "dpd"};
+std::string stay_carrier, move_carrier;
+
+std::string settles_on(const std::vector<std::string>& ids, const std::string& carrier) {
+  return owner(ids, settlement_key(carrier));
+}
+
+// Orders alternate between the two carriers: each node holds shipments of both.
+std::string carrier_of(const std::string& order_id) {
+  return std::stoi(order_id.substr(order_id.find('-') + 1)) % 2 ? move_carrier : stay_carrier;
+}
+
+constexpr Column kSettlementColumns[] = {Column::invoices, Column::disputes, Column::settlement_totals, Column::billings};
+
+// Whether a settlement record is `carrier`'s, read from its layout here rather than
+// through the code under test: invoices and disputes are keyed carrier \0 ..., totals
+// 'c'|'l' carrier \0 ..., a billing's value is "carrier:invoice_number#line".
+bool of_carrier(Column c, const std::string& key, const std::string& value, const std::string& carrier) {
+  if (c == Column::billings) return value.rfind(carrier + ':', 0) == 0;
+  if (c == Column::settlement_totals) return key.size() > 1 && key.compare(1, carrier.size() + 1, carrier + '\0') == 0;
+  return key.rfind(carrier + '\0', 0) == 0;
 }
 
 using testing_support::small_store_options;
@@ -96,12 +125,14 @@ void seed_orders(SeedNode& n, const std::vector<std::string>& ids) {
                           R"("city":"Springfield","postal_code":"62701","country":"US"},"lines":[{"sku":"S","qty":1}]})");
     ASSERT_EQ(created.status, 201) << created.body;
     ASSERT_EQ(n.call("POST", "/v1/orders/" + id + "/release", "", "release-" + id).status, 200);
+    const std::string carrier = carrier_of(id);
     auto shipped = n.call("POST", "/v1/shipments",
-                          R"({"shipment_id":")" + id + R"(-1","order_id":")" + id + R"(","carrier":"ups","tracking_numbers":["1Z)" + id + R"("]})");
+                          R"({"shipment_id":")" + id + R"(-1","order_id":")" + id + R"(","carrier":")" + carrier +
+                              R"(","tracking_numbers":["1Z)" + id + R"("]})");
     ASSERT_EQ(shipped.status, 201) << shipped.body;
     for (auto [status, hour] : {std::pair{"picked_up", 8}, std::pair{"in_transit", 9}}) {
       auto m = n.call("POST", "/v1/tracking",
-                      R"({"carrier":"ups","tracking_number":"1Z)" + id + R"(","status":")" + status +
+                      R"({"carrier":")" + carrier + R"(","tracking_number":"1Z)" + id + R"(","status":")" + status +
                           R"(","raw_code":"X","event_time":"2026-11-28T0)" + std::to_string(hour) + R"(:00:00Z"})");
       ASSERT_EQ(m.status, 200) << m.body;
     }
@@ -110,6 +141,37 @@ void seed_orders(SeedNode& n, const std::vector<std::string>& ids) {
   for (auto& id : ids)
     ASSERT_TRUE(testing_support::eventually([&] { return n.call("GET", "/v1/orders/" + id).body.find("\"shipped\"") != std::string::npos; }))
         << id;
+}
+
+// `carrier`'s settlement on its settlement node: an invoice billing every shipment of the
+// carrier held there and a number nobody holds (no order: its freight events have no
+// index entry), a second invoice billing the first shipment again (a duplicate), and two
+// dispute decisions (freight.dispute_accepted and freight.matched, dispute_rejected).
+// Registered shipments have no booked quote, so every line is a dispute.
+void settle(SeedNode& n, const std::string& carrier, const std::vector<std::string>& ids) {
+  std::vector<std::string> lines;
+  for (auto& id : ids)
+    if (carrier_of(id) == carrier)
+      lines.push_back(R"({"tracking_number":"1Z)" + id + R"(","billed_weight_g":1500,"base_minor":)" +
+                      std::to_string(1000 + lines.size()) + "}");
+  ASSERT_GE(lines.size(), 2u) << carrier;
+  const std::string first = lines.front();
+  lines.push_back(R"({"tracking_number":"1ZNOWHERE","billed_weight_g":900,"base_minor":700})");
+  auto invoice = [&](const std::string& number, const std::vector<std::string>& of) {
+    std::string body = R"({"carrier":")" + carrier + R"(","invoice_number":")" + number +
+                       R"(","invoice_date":"2026-11-30","currency":"USD","lines":[)";
+    for (size_t i = 0; i < of.size(); ++i) body += (i ? "," : "") + of[i];
+    return n.call("POST", "/v1/invoices", body + "]}");
+  };
+  auto one = invoice("INV-1", lines);
+  ASSERT_EQ(one.status, 201) << one.body;
+  auto two = invoice("INV-2", {first});
+  ASSERT_EQ(two.status, 201) << two.body;
+  ASSERT_NE(two.body.find("\"duplicate\""), std::string::npos) << two.body;
+  auto accepted = n.call("POST", "/v1/disputes/" + carrier + ":INV-1:1/accept", R"({"note":"ok"})");
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  auto rejected = n.call("POST", "/v1/disputes/" + carrier + ":INV-1:2/reject", R"({"note":"no"})");
+  ASSERT_EQ(rejected.status, 200) << rejected.body;
 }
 
 using Records = std::map<std::string, std::string>;  // key -> value
@@ -138,10 +200,36 @@ Dump dump(const std::map<std::string, std::string>& dirs) {
   return d;
 }
 
+// A node's freight events of `carrier`, by position.
+std::map<uint64_t, fb::EventT> freight_of(const Dump& d, const std::string& node, const std::string& carrier) {
+  std::map<uint64_t, fb::EventT> out;
+  for (auto& [k, v] : at(d, node, Column::events)) {
+    auto ev = decode<fb::EventT>(v);
+    if (ev && ev->kind == fb::EntityKind::invoice && ev->freight && ev->freight->carrier == carrier)
+      out.emplace(storage::read_be64(k), std::move(*ev));
+  }
+  return out;
+}
+
+// A node's settlement records of `carrier`, by column.
+std::map<int, Records> settlement_of(const Dump& d, const std::string& node, const std::string& carrier) {
+  std::map<int, Records> out;
+  for (Column c : kSettlementColumns)
+    for (auto& [k, v] : at(d, node, c))
+      if (of_carrier(c, k, v, carrier)) out[static_cast<int>(c)][k] = v;
+  return out;
+}
+
 class RebalanceMove : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     pristine_ = new TempDir("rebalance_pristine");
+    for (auto& c : kCarriers) {
+      auto& pick = settles_on(kOld, c) == settles_on(kNew, c) ? stay_carrier : move_carrier;
+      if (pick.empty()) pick = c;
+    }
+    ASSERT_FALSE(stay_carrier.empty());
+    ASSERT_FALSE(move_carrier.empty()) << "no carrier name whose settlement owner changes";
     std::map<std::string, std::vector<std::string>> ids;  // old owner -> its orders
     for (int i = 0; ids["node1"].size() < kOrdersPerNode || ids["node2"].size() < kOrdersPerNode; ++i) {
       const std::string id = "RB-" + std::to_string(i);
@@ -152,22 +240,30 @@ class RebalanceMove : public ::testing::Test {
     }
     ASSERT_FALSE(moving_.empty());
     ASSERT_FALSE(staying_.empty());
+    // Dead letters go on the node the moved carrier's settlement leaves: one of an order
+    // moving from there, one of a freight event.
+    const std::string settle_node = settles_on(kOld, move_carrier);
+    for (auto& [id, from] : moving_)
+      if (from == settle_node && dead_letter_order_.empty()) dead_letter_order_ = id;
+    ASSERT_FALSE(dead_letter_order_.empty());
     for (auto& node : kOld) {
       SeedNode n((pristine_->path() / node).string());
       seed_orders(n, ids[node]);
-      // A webhook subscriber on the node the first moved order leaves.
-      if (node == moving_.begin()->second)
+      for (auto& carrier : {stay_carrier, move_carrier})
+        if (settles_on(kOld, carrier) == node) settle(n, carrier, ids[node]);
+      // A webhook subscriber there, failing.
+      if (node == settle_node) {
         ASSERT_EQ(n.call("POST", "/v1/subscriptions", R"({"url":"http://127.0.0.1:9/hook","secrets":["0123456789abcdef01"]})").status, 201);
+      }
     }
     add_records_without_engine();
   }
   static void TearDownTestSuite() { delete pristine_; }
 
-  // Records the engine writes with carriers, webhooks failing for days or invoices.
+  // Records the engine writes with carriers or webhooks failing for days.
   static void add_records_without_engine() {
-    ASSERT_FALSE(moving_.empty());
-    ASSERT_FALSE(staying_.empty());
-    auto [moved_order, node] = *moving_.begin();
+    const std::string& moved_order = dead_letter_order_;
+    const std::string node = moving_.at(moved_order);
     const std::string sid = moved_order + "-1";
     auto store = storage::Store::open(small_store_options((pristine_->path() / node).string()));
     ASSERT_TRUE(store.ok());
@@ -179,35 +275,34 @@ class RebalanceMove : public ::testing::Test {
     });
     ASSERT_FALSE(index_key.empty());
     const uint64_t dead_position = storage::read_be64(index_key.substr(index_key.size() - 8));
+    uint64_t dead_freight_position = 0;
+    (void)s.scan_from(Column::events, "", 100000, [&](std::string_view k, std::string_view v) {
+      auto ev = decode<fb::EventT>(v);
+      if (ev && ev->kind == fb::EntityKind::invoice && ev->freight && ev->freight->carrier == move_carrier)
+        dead_freight_position = storage::read_be64(k);
+      return dead_freight_position == 0;
+    });
+    ASSERT_NE(dead_freight_position, 0u);
     std::string sub_id;
     (void)s.scan_prefix(Column::subscriptions, "s/", 10, [&](std::string_view k, std::string_view) {
       sub_id = std::string(k.substr(2));
       return false;
     });
-    fb::DeadLetterT letter;
-    letter.subscription_id = sub_id;
-    letter.position = dead_position;
-    letter.last_error = "HTTP 500";
-    fb::EventT freight;
-    freight.type = "freight.matched";
-    freight.kind = fb::EntityKind::invoice;
-    freight.entity_id = "ups:INV-1";
-    freight.order_id = moved_order;
-    auto last = s.last_event_position();
-    ASSERT_TRUE(last.ok());
-    freight_position_ = *last + 1;
+    ASSERT_FALSE(sub_id.empty());
     std::vector<storage::WriteOp> ops = {
-        {Column::manifests, actors::keys::manifest("ups", 0, sid), "1Z" + moved_order},
+        {Column::manifests, actors::keys::manifest(carrier_of(moved_order), 0, sid), "1Z" + moved_order},
         {Column::exceptions, sid, "queued"},
-        {Column::tracking_poll, std::string("ups") + '\0' + sid, ""},
+        {Column::tracking_poll, carrier_of(moved_order) + '\0' + sid, ""},
         {Column::work, actors::keys::work_booking(sid), ""},
-        {Column::dead_letters, sub_id + '\0' + storage::be64(dead_position), encode(letter)},
-        {Column::events, storage::be64(freight_position_), encode(freight)},
-        {Column::event_index, moved_order + '\0' + storage::be64(freight_position_), ""},
-        {Column::billings, sid, "ups:INV-1#1"},
     };
+    for (uint64_t position : {dead_position, dead_freight_position}) {
+      fb::DeadLetterT letter;
+      letter.subscription_id = sub_id;
+      letter.position = position;
+      letter.last_error = "HTTP 500";
+      ops.push_back({Column::dead_letters, sub_id + '\0' + storage::be64(position), encode(letter)});
+    }
     ASSERT_TRUE(s.write(ops, true).ok());
-    dead_letter_order_ = moved_order;
   }
 
   void SetUp() override {
@@ -238,20 +333,19 @@ class RebalanceMove : public ::testing::Test {
 
   static TempDir* pristine_;
   static std::map<std::string, std::string> moving_, staying_;  // order id -> old owner
-  static uint64_t freight_position_;
-  static std::string dead_letter_order_;
+  static std::string dead_letter_order_;  // a moved order whose old owner settles move_carrier
   TempDir dir_{"rebalance_move"};
 };
 
 TempDir* RebalanceMove::pristine_ = nullptr;
 std::map<std::string, std::string> RebalanceMove::moving_, RebalanceMove::staying_;
-uint64_t RebalanceMove::freight_position_ = 0;
 std::string RebalanceMove::dead_letter_order_;
 
 // Where every record of `d` belongs under the new list, and what must be conserved.
 void expect_converged(const Dump& before, const Dump& after) {
   std::multiset<std::string> kept_before, kept_after;  // column|key|value of entity records
   std::multiset<std::string> events_before, events_after;  // entity|seq|type
+  std::multiset<std::string> indexed_before, indexed_after;  // index key|entity|seq|type of its event
   auto lookup_in = [](const Dump& d, const std::string& node) {
     return [&d, node](std::string_view sid) -> std::optional<std::string> {
       auto& headers = at(d, node, Column::shipments);
@@ -271,12 +365,26 @@ void expect_converged(const Dump& before, const Dump& after) {
                 .insert(ev->entity_id + "|" + std::to_string(ev->entity_seq) + "|" + ev->type);
             if (pair.first == &after && ev->kind != fb::EntityKind::invoice)
               EXPECT_EQ(owner(kNew, ev->order_id), node) << ev->type << " of " << ev->order_id;
+            if (pair.first == &after && ev->kind == fb::EntityKind::invoice) {
+              EXPECT_EQ(settles_on(kNew, ev->freight->carrier), node) << ev->type << " of " << ev->entity_id;
+              // Indexed where it is, under the order its line billed (none: no entry).
+              EXPECT_EQ(at(after, node, Column::event_index).count(ev->order_id + '\0' + k), ev->order_id.empty() ? 0u : 1u)
+                  << ev->type << " of " << ev->entity_id << " on " << node;
+            }
           }
           continue;
         }
-        if (column == Column::event_index && pair.first == &after)
-          for (auto& [k, v] : records)
-            EXPECT_TRUE(at(after, node, Column::events).count(k.substr(k.size() - 8))) << "dangling index entry on " << node;
+        if (column == Column::event_index)
+          for (auto& [k, v] : records) {
+            auto event = at(*pair.first, node, Column::events).find(k.substr(k.size() - 8));
+            if (pair.first == &after) {
+              EXPECT_TRUE(event != at(after, node, Column::events).end()) << "dangling index entry on " << node;
+            }
+            if (event == at(*pair.first, node, Column::events).end()) continue;
+            auto ev = decode<fb::EventT>(event->second);
+            (pair.first == &before ? indexed_before : indexed_after)
+                .insert(k.substr(0, k.size() - 9) + "|" + ev->entity_id + "|" + std::to_string(ev->entity_seq) + "|" + ev->type);
+          }
         if (column == Column::meta || column == Column::event_index || column == Column::dead_letters ||
             column == Column::subscriptions)
           continue;
@@ -287,10 +395,14 @@ void expect_converged(const Dump& before, const Dump& after) {
           if (e.kind == RecordEntity::Kind::order) {
             EXPECT_EQ(owner(kNew, e.order_id), node) << storage::column_name(column) << " record of " << e.order_id;
           }
+          if (e.kind == RecordEntity::Kind::carrier) {
+            EXPECT_EQ(settles_on(kNew, e.carrier), node) << storage::column_name(column) << " record of " << e.carrier;
+          }
         }
       }
   EXPECT_EQ(kept_before, kept_after) << "records lost or duplicated";
   EXPECT_EQ(events_before, events_after) << "events lost or duplicated";
+  EXPECT_EQ(indexed_before, indexed_after) << "index entries lost, duplicated or pointing elsewhere";
 }
 
 TEST_F(RebalanceMove, MovesEveryRecordOfMovedOrdersAndNothingElse) {
@@ -321,9 +433,11 @@ TEST_F(RebalanceMove, MovesEveryRecordOfMovedOrdersAndNothingElse) {
   for (auto& [id, from] : moving_) {
     std::map<std::string, uint64_t> last_seq;
     size_t n = 0;
-    for (auto it = index3.lower_bound(id + '\0'); it != index3.end() && it->first.rfind(id + '\0', 0) == 0; ++it, ++n) {
+    for (auto it = index3.lower_bound(id + '\0'); it != index3.end() && it->first.rfind(id + '\0', 0) == 0; ++it) {
       auto ev = decode<fb::EventT>(events3.at(it->first.substr(id.size() + 1)));
       ASSERT_TRUE(ev);
+      if (ev->kind == fb::EntityKind::invoice) continue;  // its carrier's: MovesACarriersSettlement...
+      ++n;
       EXPECT_EQ(ev->entity_seq, last_seq[ev->entity_id] + 1) << id << " " << ev->type;
       last_seq[ev->entity_id] = ev->entity_seq;
       EXPECT_EQ(ev->moved_from_node, from);
@@ -335,22 +449,24 @@ TEST_F(RebalanceMove, MovesEveryRecordOfMovedOrdersAndNothingElse) {
   }
   // The sources never issue a moved event's position again.
   for (auto& id : kOld) EXPECT_TRUE(at(after, id, Column::meta).count(storage::kEventHighWaterKey)) << id;
-  // The node's own records stay: the freight event with its index entry, the billing.
-  const auto& [moved_order, node] = *moving_.begin();
-  EXPECT_TRUE(at(after, node, Column::events).count(storage::be64(freight_position_)));
-  EXPECT_TRUE(at(after, node, Column::event_index).count(moved_order + '\0' + storage::be64(freight_position_)));
-  EXPECT_TRUE(at(after, node, Column::billings).count(moved_order + "-1"));
-  // The dead letter followed its event to a copy of the subscription on node3.
+  // The dead letters followed their events (an order's, a freight event) to a copy of
+  // the subscription on node3.
   EXPECT_EQ(report->subscriptions_copied, 1u);
   {
+    const std::string& node = moving_.at(dead_letter_order_);
     auto& letters3 = at(after, "node3", Column::dead_letters);
-    ASSERT_EQ(letters3.size(), 1u);
-    auto letter = decode<fb::DeadLetterT>(letters3.begin()->second);
-    auto ev = decode<fb::EventT>(events3.at(storage::be64(letter->position)));
-    EXPECT_EQ(ev->order_id, dead_letter_order_);
+    ASSERT_EQ(letters3.size(), 2u);
+    std::set<std::string> followed;
+    for (auto& [k, v] : letters3) {
+      auto letter = decode<fb::DeadLetterT>(v);
+      auto ev = decode<fb::EventT>(events3.at(storage::be64(letter->position)));
+      followed.insert(ev->kind == fb::EntityKind::invoice ? ev->freight->carrier : ev->order_id);
+      EXPECT_EQ(ev->moved_from_node, node);
+      auto& subs3 = at(after, "node3", Column::subscriptions);
+      EXPECT_EQ(subs3.at("c/" + letter->subscription_id), storage::be64(0)) << "starts before the moved events";
+    }
+    EXPECT_EQ(followed, (std::set<std::string>{dead_letter_order_, move_carrier}));
     EXPECT_TRUE(at(after, node, Column::dead_letters).empty());
-    auto& subs3 = at(after, "node3", Column::subscriptions);
-    EXPECT_EQ(subs3.at("c/" + letter->subscription_id), storage::be64(0)) << "starts before the moved events";
   }
   // Recorded everywhere; nothing of the run left behind.
   for (auto& id : kNew) {
@@ -369,6 +485,93 @@ TEST_F(RebalanceMove, MovesEveryRecordOfMovedOrdersAndNothingElse) {
   EXPECT_EQ(dump(dirs()), after);
 }
 
+// A carrier's settlement follows settlement_key(carrier): the moved carrier's invoices,
+// disputes, totals and billings are on its new owner byte for byte and nowhere else, its
+// freight events appended there in their old order with their origin and their index
+// entries; the other carrier's records are untouched, at the same positions.
+TEST_F(RebalanceMove, MovesACarriersSettlementWhereItsOwnerChangesAndLeavesTheOthers) {
+  const std::string from = settles_on(kOld, move_carrier), to = settles_on(kNew, move_carrier);
+  const std::string stays_on = settles_on(kOld, stay_carrier);
+  ASSERT_NE(from, to);
+  ASSERT_EQ(stays_on, settles_on(kNew, stay_carrier));
+  const Dump before = dump(dirs());
+  auto report = rebalance(change(), options());
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  const Dump after = dump(dirs());
+  expect_converged(before, after);
+
+  // Invoices, disputes, totals (carrier and lane rows), billings.
+  const auto moved = settlement_of(before, from, move_carrier);
+  for (Column c : kSettlementColumns) EXPECT_FALSE(moved.count(static_cast<int>(c)) == 0) << storage::column_name(c);
+  EXPECT_EQ(moved.at(static_cast<int>(Column::invoices)).size(), 2u);
+  EXPECT_EQ(settlement_of(after, to, move_carrier), moved) << "byte for byte on the new owner";
+  for (auto& id : kNew) {
+    if (id == to) continue;
+    EXPECT_TRUE(settlement_of(after, id, move_carrier).empty()) << move_carrier << "'s records left on " << id;
+  }
+  const auto kept = settlement_of(before, stays_on, stay_carrier);
+  EXPECT_EQ(kept.size(), std::size(kSettlementColumns));
+  EXPECT_EQ(settlement_of(after, stays_on, stay_carrier), kept) << "the other carrier's, untouched";
+  for (auto& id : kNew) {
+    if (id == stays_on) continue;
+    EXPECT_TRUE(settlement_of(after, id, stay_carrier).empty()) << stay_carrier << " on " << id;
+  }
+
+  // Freight events: on the new owner in their old order, the same events but for where
+  // they came from, each invoice's entityseq rising; indexed there under the billed
+  // order, the old positions' entries gone with them.
+  const auto was = freight_of(before, from, move_carrier);
+  const auto now = freight_of(after, to, move_carrier);
+  ASSERT_GE(was.size(), 6u) << "a line each, the duplicate, the decisions";
+  ASSERT_EQ(now.size(), was.size());
+  EXPECT_TRUE(freight_of(after, from, move_carrier).empty());
+  std::set<std::string> types;
+  std::map<std::string, uint64_t> last_seq;
+  size_t indexed = 0;
+  auto w = was.begin();
+  for (auto& [position, ev] : now) {
+    EXPECT_EQ(ev.moved_from_node, from);
+    EXPECT_EQ(ev.moved_from_position, w->first) << "in the order they had";
+    fb::EventT origin = ev;
+    origin.moved_from_node.clear();
+    origin.moved_from_position = 0;
+    EXPECT_EQ(encode(origin), at(before, from, Column::events).at(storage::be64(w->first))) << ev.type;
+    EXPECT_GT(ev.entity_seq, last_seq[ev.entity_id]) << ev.entity_id << " " << ev.type;
+    last_seq[ev.entity_id] = ev.entity_seq;
+    types.insert(ev.type);
+    if (!ev.order_id.empty()) {
+      ++indexed;
+      EXPECT_TRUE(at(after, to, Column::event_index).count(ev.order_id + '\0' + storage::be64(position)));
+      EXPECT_FALSE(at(after, from, Column::event_index).count(ev.order_id + '\0' + storage::be64(w->first)));
+    }
+    ++w;
+  }
+  EXPECT_EQ(types, (std::set<std::string>{"freight.disputed", "freight.dispute_accepted", "freight.matched",
+                                          "freight.dispute_rejected"}));
+  EXPECT_GT(indexed, 0u);
+  EXPECT_LT(indexed, now.size()) << "the line nobody holds has no order and no index entry";
+  // Whichever orders they billed: moving with a carrier is independent of the orders.
+  std::set<std::string> order_owners;
+  for (auto& [position, ev] : now)
+    if (!ev.order_id.empty()) order_owners.insert(owner(kNew, ev.order_id));
+  EXPECT_TRUE(order_owners.count(from)) << "lines of orders that stay on " << from << " move with their carrier";
+  const auto stayed = freight_of(before, stays_on, stay_carrier);
+  ASSERT_FALSE(stayed.empty());
+  for (auto& [position, ev] : stayed)
+    EXPECT_EQ(at(after, stays_on, Column::events).at(storage::be64(position)),
+              at(before, stays_on, Column::events).at(storage::be64(position)));
+
+  uint64_t invoices = 0, settlement = 0;
+  for (auto& [pair, c] : report->moves) {
+    invoices += c.invoices;
+    settlement += c.settlement_records;
+  }
+  EXPECT_EQ(invoices, 2u);
+  uint64_t expected = now.size() + indexed;
+  for (auto& [c, records] : moved) expected += records.size();
+  EXPECT_EQ(settlement, expected) << "every settlement record, its freight events and index entries counted";
+}
+
 // The stop points tried: every write at the start (marking, the first steps) and at the
 // end (the last steps, recording), a stride between them; WAYBILL_REBALANCE_STOPS=all
 // tries every single one (about two seconds each).
@@ -380,18 +583,36 @@ std::vector<uint64_t> stop_points(uint64_t writes) {
   return out;
 }
 
+// Where a stop left the moved carrier's settlement: how many of its records (settlement
+// column families; freight events) are on its old and on its new owner.
+struct SettlementSplit {
+  size_t records_old = 0, records_new = 0, freight_old = 0, freight_new = 0;
+};
+
+SettlementSplit settlement_split(const Dump& d) {
+  const std::string from = settles_on(kOld, move_carrier), to = settles_on(kNew, move_carrier);
+  SettlementSplit s;
+  for (auto& [c, records] : settlement_of(d, from, move_carrier)) s.records_old += records.size();
+  for (auto& [c, records] : settlement_of(d, to, move_carrier)) s.records_new += records.size();
+  s.freight_old = freight_of(d, from, move_carrier).size();
+  s.freight_new = freight_of(d, to, move_carrier).size();
+  return s;
+}
+
 TEST_F(RebalanceMove, AStopAfterAnyWriteThenARerunEndsWhereAnUninterruptedRunEnds) {
   auto reference = rebalance(change(), options());
   ASSERT_TRUE(reference.ok()) << reference.status().message();
   const Dump expected = dump(dirs());
   ASSERT_GT(reference->writes, 20u);
-  for (uint64_t stop_at : stop_points(reference->writes)) {
+  std::map<uint64_t, SettlementSplit> tried;
+  auto stop_then_rerun = [&](uint64_t stop_at) {
     for (auto& id : kNew) fs::remove_all(dir_.path() / id);
     for (auto& id : kOld) fs::copy(pristine_->path() / id, dir_.path() / id, fs::copy_options::recursive);
     auto o = options();
     o.after_write = [stop_at](uint64_t n) { return n < stop_at; };
     auto stopped = rebalance(change(), o);
     ASSERT_FALSE(stopped.ok()) << "stop at write " << stop_at;
+    tried[stop_at] = settlement_split(dump(dirs()));
     // Meanwhile a marked node starts with neither list, and the new member is marked
     // from the first write to the last.
     for (auto& id : kNew) {
@@ -407,7 +628,35 @@ TEST_F(RebalanceMove, AStopAfterAnyWriteThenARerunEndsWhereAnUninterruptedRunEnd
     auto resumed = rebalance(change(), options());
     ASSERT_TRUE(resumed.ok()) << "after a stop at write " << stop_at << ": " << resumed.status().message();
     ASSERT_EQ(dump(dirs()), expected) << "a stop at write " << stop_at << " then a rerun ended elsewhere";
+  };
+  for (uint64_t stop_at : stop_points(reference->writes)) {
+    stop_then_rerun(stop_at);
+    if (HasFatalFailure()) return;
   }
+  // Then every write while the moved carrier's settlement is between its nodes: from
+  // the last stop that found none of it on the new owner to the first that found none
+  // left on the old one, for its records and for its freight events.
+  for (bool freight : {false, true}) {
+    uint64_t first = 1, last = reference->writes - 1;
+    for (auto& [k, s] : tried) {
+      if ((freight ? s.freight_new : s.records_new) == 0) first = std::max(first, k);
+      if ((freight ? s.freight_old : s.records_old) == 0) last = std::min(last, k);
+    }
+    for (uint64_t k = first; k <= last; ++k)
+      if (!tried.count(k)) {
+        stop_then_rerun(k);
+        if (HasFatalFailure()) return;
+      }
+  }
+  size_t records_between = 0, freight_between = 0;
+  for (auto& [k, s] : tried) {
+    records_between += s.records_old > 0 && s.records_new > 0;
+    freight_between += s.freight_old > 0 && s.freight_new > 0;
+  }
+  EXPECT_GT(records_between, 0u) << "no stop left settlement records on both nodes";
+  EXPECT_GT(freight_between, 0u) << "no stop left freight events on both nodes";
+  std::cout << reference->writes << " writes, " << tried.size() << " stops tried; " << records_between
+            << " left settlement records and " << freight_between << " freight events on both nodes" << std::endl;
 }
 
 TEST_F(RebalanceMove, ADryRunPlansWithoutWriting) {
@@ -469,6 +718,39 @@ TEST_F(RebalanceMove, RefusesALockedStoreAnotherRebalanceAndConflictingRecords) 
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("another rebalance"), std::string::npos) << refused.status().message();
   ASSERT_TRUE(rebalance(change(), options()).ok()) << "the one under way still finishes";
+}
+
+// The same shipment billed on the ledger the carrier's settlement moves to (data the
+// rebalance cannot merge: two first billings) stops the run before it writes anything,
+// naming the carrier; so does a new member whose data dir already holds invoices.
+TEST_F(RebalanceMove, RefusesASettlementRecordThatDiffersOnItsDestination) {
+  const Dump before = dump(dirs());
+  const std::string from = settles_on(kOld, move_carrier), to = settles_on(kNew, move_carrier);
+  ASSERT_EQ(to, "node3");
+  const auto& billings = settlement_of(before, from, move_carrier).at(static_cast<int>(Column::billings));
+  ASSERT_FALSE(billings.empty());
+  const std::string shipment = billings.begin()->first;
+  auto write_on_node3 = [&](const std::vector<storage::WriteOp>& ops) {
+    auto dest = storage::Store::open(small_store_options(dirs().at("node3")));
+    ASSERT_TRUE(dest.ok());
+    ASSERT_TRUE((*dest)->write(ops, true).ok());
+  };
+  write_on_node3({{Column::billings, shipment, move_carrier + ":INV-OTHER#1"}});
+  auto conflicted = rebalance(change(), options());
+  ASSERT_FALSE(conflicted.ok());
+  EXPECT_EQ(conflicted.status().code(), Code::conflict);
+  EXPECT_NE(conflicted.status().message().find("carrier " + move_carrier), std::string::npos)
+      << conflicted.status().message();
+  EXPECT_NE(conflicted.status().message().find(shipment), std::string::npos) << conflicted.status().message();
+  fs::remove_all(dirs().at("node3"));
+  EXPECT_EQ(dump(dirs()), before) << "refused: nothing written";
+
+  write_on_node3({{Column::invoices, move_carrier + '\0' + "INV-OTHER", "an invoice"}});
+  auto occupied = rebalance(change(), options());
+  ASSERT_FALSE(occupied.ok());
+  EXPECT_NE(occupied.status().message().find("already holds"), std::string::npos) << occupied.status().message();
+  fs::remove_all(dirs().at("node3"));
+  EXPECT_EQ(dump(dirs()), before);
 }
 
 }  // namespace

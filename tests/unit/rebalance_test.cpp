@@ -14,6 +14,7 @@
 #include "test_support.hpp"
 #include "waybill/actors/entity.hpp"
 #include "waybill/actors/model.hpp"
+#include "waybill/actors/settlement.hpp"
 #include "waybill/actors/sla_logic.hpp"
 #include "waybill/runtime/api.hpp"
 #include "waybill/runtime/cluster_routing.hpp"
@@ -83,9 +84,15 @@ TEST(RebalanceRecords, EveryColumnAttributesItsRecordsByTheirLayout) {
     return std::nullopt;
   };
   using Kind = RecordEntity::Kind;
-  auto order_of = [&](Column c, const std::string& key, const std::string& value = "") {
+  auto order_of = [&](Column c, const std::string& key, const std::string& value = "") -> std::string {
     auto e = record_entity(c, key, value, lookup);
-    return e.kind == Kind::order ? e.order_id : e.kind == Kind::orphan ? "<orphan>" : "<node>";
+    switch (e.kind) {
+      case Kind::order: return e.order_id;
+      case Kind::carrier: return "carrier " + e.carrier;
+      case Kind::orphan: return "<orphan>";
+      case Kind::node: return "<node>";
+    }
+    return "?";
   };
   const std::string nul(1, '\0');
   EXPECT_EQ(order_of(Column::orders, "SO-9"), "SO-9");
@@ -117,11 +124,57 @@ TEST(RebalanceRecords, EveryColumnAttributesItsRecordsByTheirLayout) {
   ev.entity_id = "S-9";
   ev.order_id = "SO-9";
   EXPECT_EQ(order_of(Column::events, storage::be64(1), encode(ev)), "SO-9");
+  for (Column c : {Column::meta, Column::subscriptions}) EXPECT_EQ(order_of(c, "SO-9"), "<node>") << storage::column_name(c);
+}
+
+TEST(RebalanceRecords, ACarriersSettlementRecordsAndFreightEventsAreTheCarriers) {
+  auto lookup = [](std::string_view) -> std::optional<std::string> { return std::string("SO-9"); };
+  using Kind = RecordEntity::Kind;
+  auto carrier_of = [&](Column c, const std::string& key, const std::string& value = "") -> std::string {
+    auto e = record_entity(c, key, value, lookup);
+    if (e.kind == Kind::carrier) {
+      EXPECT_EQ(routing_key(e), settlement_key(e.carrier));
+      return e.carrier;
+    }
+    return e.kind == Kind::orphan ? "<orphan>" : e.kind == Kind::order ? "order " + e.order_id : "<node>";
+  };
+  EXPECT_EQ(carrier_of(Column::invoices, actors::keys::invoice("fedex", "INV-7")), "fedex");
+  EXPECT_EQ(carrier_of(Column::disputes, actors::keys::dispute("fedex", "INV-7", 3)), "fedex");
+  EXPECT_EQ(carrier_of(Column::settlement_totals, actors::keys::totals_by_carrier("fedex", "USD")), "fedex");
+  EXPECT_EQ(carrier_of(Column::settlement_totals, actors::keys::totals_by_lane("fedex", "US-DE", "USD")), "fedex");
+  EXPECT_EQ(carrier_of(Column::billings, "S-9", "fedex:INV-7#3"), "fedex")
+      << "a billing goes with the invoice that billed the shipment, not with the shipment's order";
+  // Keys and values the ledger never writes stay where they are, reported.
+  EXPECT_EQ(carrier_of(Column::invoices, "no separator"), "<orphan>");
+  EXPECT_EQ(carrier_of(Column::settlement_totals, "x" + actors::keys::invoice("fedex", "USD")), "<orphan>");
+  EXPECT_EQ(carrier_of(Column::billings, "S-9", "no carrier"), "<orphan>");
+
+  fb::EventT ev;
+  ev.type = "freight.matched";
   ev.kind = fb::EntityKind::invoice;
-  EXPECT_EQ(order_of(Column::events, storage::be64(2), encode(ev)), "<node>") << "freight events are the ledger's";
-  for (Column c : {Column::meta, Column::subscriptions, Column::invoices, Column::billings, Column::disputes,
-                   Column::settlement_totals})
-    EXPECT_EQ(order_of(c, "SO-9"), "<node>") << storage::column_name(c);
+  ev.entity_id = "fedex:INV-7";
+  ev.order_id = "SO-9";
+  EXPECT_EQ(carrier_of(Column::events, storage::be64(2), encode(ev)), "fedex")
+      << "a freight event goes with its invoice, not with the order its line billed";
+  ev.freight = std::make_unique<fb::FreightPostingT>();
+  ev.freight->carrier = "dhl";
+  EXPECT_EQ(carrier_of(Column::events, storage::be64(2), encode(ev)), "dhl") << "the posting names the carrier";
+  ev.freight.reset();
+  ev.entity_id = "no-carrier";
+  EXPECT_EQ(carrier_of(Column::events, storage::be64(2), encode(ev)), "<orphan>");
+
+  // Carriers spread like orders: a new member takes some of them, and only it.
+  const std::vector<std::string> before = {"node1", "node2"}, after = {"node1", "node2", "node3"};
+  int moved = 0;
+  for (int i = 0; i < 300; ++i) {
+    RecordEntity e{Kind::carrier, {}, "carrier-" + std::to_string(i)};
+    auto to = new_owner_if_moved(after, old_owner(before, routing_key(e)), routing_key(e));
+    if (!to) continue;
+    ++moved;
+    EXPECT_EQ(*to, "node3") << e.carrier;
+  }
+  EXPECT_GT(moved, 60);
+  EXPECT_LT(moved, 140);
 }
 
 // ---- configs ----------------------------------------------------------------------

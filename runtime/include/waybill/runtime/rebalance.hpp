@@ -1,7 +1,8 @@
 // Offline membership change (waybill-rebalance): with every node stopped, moves each
 // order whose rendezvous owner differs between the old and the new member list - the
 // order and everything recorded for it and its shipments - from its old owner's RocksDB
-// to its new owner's, then records the new membership on every node.
+// to its new owner's, and likewise each carrier's settlement, owned by the member
+// settlement_key(carrier) hashes to; then records the new membership on every node.
 //
 // Nothing runs while it works, so no entity ever has two live owners: waybilld refuses
 // to start on a store whose recorded membership differs from its configuration or that
@@ -19,12 +20,15 @@
 //   whose stored answer names the order, and the order's events with their event_index
 //   entries - appended to the destination's outbox under new positions, in their old
 //   order, with the node and position they had (Event.moved_from_*).
+// - moved with the carrier's settlement (rebalance_settlement.cpp): invoices, disputes,
+//   settlement_totals, the billings naming one of the carrier's invoices, and the
+//   freight events of its invoices with their event_index entries - appended to the
+//   destination's outbox like an order's events.
 // - dead letters of a moved event follow it, under the destination's subscription to
 //   the same URL; a subscription is copied to a destination that has none for its URL
 //   and receives events, starting at the destination's outbox end before the move.
 // - stay on their node: meta (export day, intake checksums), subscriptions and their
-//   cursors, settlement (invoices, billings, disputes, totals, freight events): these
-//   are the node's, not an order's.
+//   cursors: these are the node's, not an order's or a carrier's.
 #pragma once
 
 #include <cstdint>
@@ -91,7 +95,13 @@ struct MoveCounts {
   uint64_t orders = 0;
   uint64_t shipments = 0;
   uint64_t milestones = 0;
+  /// Outbox events: an order's and its shipments', and freight events.
   uint64_t events = 0;
+  /// Carrier invoices (one record each, its lines inside).
+  uint64_t invoices = 0;
+  /// Records of carriers' settlement: invoices, disputes, totals, billings, freight
+  /// events and their index entries.
+  uint64_t settlement_records = 0;
   /// Every record, the above included.
   uint64_t records = 0;
 };
@@ -112,7 +122,8 @@ struct RebalanceReport {
   /// Idempotency-Key records left on their source: the destination already holds
   /// another request under the same key (keys are per node in a cluster).
   uint64_t idempotency_kept = 0;
-  /// Records naming a shipment whose header is not on their node: left in place.
+  /// Records naming a shipment whose header is not on their node, or settlement
+  /// records whose carrier cannot be read: left in place.
   uint64_t orphans_kept = 0;
   /// Why the change cannot be made as planned (a dry run lists them; a run refuses).
   std::vector<std::string> conflicts;
@@ -129,28 +140,36 @@ Result<RebalanceReport> rebalance(const MembershipChange& change, const Rebalanc
 
 // ---- planning pieces, pure (exposed for tests) ----------------------------------
 
-/// The member of `to_ids` owning `order_id` when it is not `from_id`'s anymore under
-/// `to_ids`; nullopt when it stays. (Rendezvous hashing, cluster_routing.hpp.)
+/// The member of `to_ids` owning `key` (an order id, or settlement_key(carrier)) when it
+/// is not `from_id`'s anymore under `to_ids`; nullopt when it stays. (Rendezvous
+/// hashing, cluster_routing.hpp.)
 std::optional<std::string> new_owner_if_moved(const std::vector<std::string>& to_ids, const std::string& from_id,
-                                              std::string_view order_id);
+                                              std::string_view key);
 
 /// Whom a record belongs to.
 struct RecordEntity {
   enum class Kind {
     node,     // the node's own (stays)
     order,    // moves with `order_id`
-    orphan,   // names a shipment whose header is not on the node (stays, reported)
+    carrier,  // `carrier`'s settlement: moves with settlement_key(carrier)
+    orphan,   // names a shipment whose header is not on the node, or a settlement
+              // record without a readable carrier (stays, reported)
   };
   Kind kind = Kind::node;
   std::string order_id;
+  std::string carrier;
 };
+
+/// The key the owner of `entity` is chosen by: its order id, or settlement_key(carrier)
+/// of a carrier's settlement. Empty for the node's own records and orphans.
+std::string routing_key(const RecordEntity& entity);
 
 /// The order of a shipment held on the same node; nullopt when it has no header there.
 using ShipmentOrderLookup = std::function<std::optional<std::string>(std::string_view shipment_id)>;
 
 /// Classifies one record of `column` by its key layout (store.hpp) and, where the key
 /// does not name it, its value (events, shipments, tracking index, Idempotency-Key
-/// answers).
+/// answers, billings).
 RecordEntity record_entity(storage::Column column, std::string_view key, std::string_view value,
                            const ShipmentOrderLookup& shipment_order);
 
