@@ -363,8 +363,9 @@ void expect_converged(const Dump& before, const Dump& after) {
             auto ev = decode<fb::EventT>(v);
             (pair.first == &before ? events_before : events_after)
                 .insert(ev->entity_id + "|" + std::to_string(ev->entity_seq) + "|" + ev->type);
-            if (pair.first == &after && ev->kind != fb::EntityKind::invoice)
+            if (pair.first == &after && ev->kind != fb::EntityKind::invoice) {
               EXPECT_EQ(owner(kNew, ev->order_id), node) << ev->type << " of " << ev->order_id;
+            }
             if (pair.first == &after && ev->kind == fb::EntityKind::invoice) {
               EXPECT_EQ(settles_on(kNew, ev->freight->carrier), node) << ev->type << " of " << ev->entity_id;
               // Indexed where it is, under the order its line billed (none: no entry).
@@ -620,7 +621,9 @@ TEST_F(RebalanceMove, AStopAfterAnyWriteThenARerunEndsWhereAnUninterruptedRunEnd
       ASSERT_TRUE(store.ok());
       auto marker = read_rebalance_marker(**store);
       ASSERT_TRUE(marker.ok());
-      if (id == "node3") EXPECT_TRUE(*marker) << "stop at " << stop_at;
+      if (id == "node3") {
+        EXPECT_TRUE(*marker) << "stop at " << stop_at;
+      }
       if (!*marker) continue;
       EXPECT_FALSE(claim_membership(**store, kOld).ok()) << id << ", stop at " << stop_at;
       EXPECT_FALSE(claim_membership(**store, kNew).ok()) << id << ", stop at " << stop_at;
@@ -727,7 +730,8 @@ TEST_F(RebalanceMove, RefusesASettlementRecordThatDiffersOnItsDestination) {
   const Dump before = dump(dirs());
   const std::string from = settles_on(kOld, move_carrier), to = settles_on(kNew, move_carrier);
   ASSERT_EQ(to, "node3");
-  const auto& billings = settlement_of(before, from, move_carrier).at(static_cast<int>(Column::billings));
+  // A copy: a reference into the temporary map settlement_of returns would dangle.
+  const Records billings = settlement_of(before, from, move_carrier).at(static_cast<int>(Column::billings));
   ASSERT_FALSE(billings.empty());
   const std::string shipment = billings.begin()->first;
   auto write_on_node3 = [&](const std::vector<storage::WriteOp>& ops) {
