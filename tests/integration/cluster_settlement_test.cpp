@@ -24,15 +24,6 @@ namespace {
 
 constexpr int kShipments = 12;
 
-std::string today() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
-}
-
 std::string order_body(const std::string& id) {
   return R"({"order_id":")" + id + R"(","service_level":"ground","ship_to":{"name":"Ada","street":"1 Main St",)"
          R"("city":"Springfield","postal_code":"62701","country":"US"},"lines":[{"sku":"SKU-1","qty":1}]})";
@@ -47,7 +38,7 @@ std::string line(const std::string& tracking, const std::string& reference, int6
 }
 
 std::string invoice(const std::string& number, const std::vector<std::string>& lines) {
-  std::string s = R"({"carrier":"parcelco","invoice_number":")" + number + R"(","invoice_date":")" + today() +
+  std::string s = R"({"carrier":"parcelco","invoice_number":")" + number + R"(","invoice_date":")" + date_in_days() +
                   R"(","currency":"USD","lines":[)";
   for (size_t i = 0; i < lines.size(); ++i) s += (i ? "," : "") + lines[i];
   return s + "]}";
@@ -140,7 +131,7 @@ TEST(ClusterSettlement, InvoicesSettleAgainstEveryNodesShipmentsAndRefuseWhileOn
 
   // ---- the same shipment on a second invoice, sent as CSV to another node ------------
   const std::string csv = "carrier,invoice_number,invoice_date,currency,tracking_number,reference,billed_weight_kg,base\n"
-                          "parcelco,INV-C2," + today() + ",USD," + tracking[5] + ",,1.5," + std::to_string(quote[5] / 100) +
+                          "parcelco,INV-C2," + date_in_days() + ",USD," + tracking[5] + ",,1.5," + std::to_string(quote[5] / 100) +
                           "." + (quote[5] % 100 < 10 ? "0" : "") + std::to_string(quote[5] % 100) + "\n";
   auto second = cluster.client(2).post("/v1/invoices", csv, {{"Content-Type", "text/csv"}});
   ASSERT_EQ(second.status, 201) << second.describe();

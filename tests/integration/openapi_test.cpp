@@ -62,15 +62,6 @@ std::string fill_placeholders(std::string path) {
   return path;
 }
 
-std::string today_utc() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
-}
-
 // ---- one plain server: the document is served and every operation routed -------------
 
 class OpenApiServed : public ::testing::Test {
@@ -234,17 +225,17 @@ TEST_F(OpenApiFlow, RealAnswersHaveTheDocumentedShapes) {
   const std::string shipment_body = R"({"shipment_id":"OA-2-W","order_id":"OA-2","carrier":"ups","service":"GND",)"
                                     R"("tracking_numbers":["OA2TN1"],"packages":[{"weight_kg":2,"customs":)"
                                     R"({"description":"Books","value_minor":2500,"currency":"USD"}}],"ship_date":")" +
-                                    today_utc() + "\"}";
+                                    date_in_days() + "\"}";
   EXPECT_EQ(call("POST", "/v1/shipments", "/v1/shipments", shipment_body).status, 201);
   EXPECT_EQ(call("POST", "/v1/shipments", "/v1/shipments", shipment_body).status, 200);
   const std::string milestone = R"({"carrier":"ups","tracking_number":"OA2TN1","status":"picked_up","raw_code":"PU",)"
-                                R"("event_time":")" + today_utc() + R"(T08:00:00Z","sequence":1,"location":{"city":)"
+                                R"("event_time":")" + date_in_days() + R"(T08:00:00Z","sequence":1,"location":{"city":)"
                                 R"("Springfield","country":"US"}})";
   EXPECT_EQ(call("POST", "/v1/tracking", "/v1/tracking", milestone).status, 200);
   const std::string ndjson = milestone + "\n" +
                              R"({"carrier":"ups","tracking_number":"OA2TN1","status":"exception","raw_code":"X1",)"
-                             R"("event_time":")" + today_utc() + R"(T09:00:00Z","sequence":2,)"
-                             R"("exception_category":"weather_delay","estimated_delivery":")" + today_utc() +
+                             R"("event_time":")" + date_in_days() + R"(T09:00:00Z","sequence":2,)"
+                             R"("exception_category":"weather_delay","estimated_delivery":")" + date_in_days() +
                              R"(T18:00:00Z"})" + "\n" + R"({"carrier":"ups","tracking_number":"OA2TN1","status":"teleported"})";
   auto lines = call("POST", "/v1/tracking", "/v1/tracking", ndjson, {{"Content-Type", "application/x-ndjson"}});
   EXPECT_EQ(lines.status, 200);
@@ -263,14 +254,14 @@ TEST_F(OpenApiFlow, RealAnswersHaveTheDocumentedShapes) {
                  R"("custbody_weight_lb":10,"custbody_length_in":20})").status, 201);
 
   // A carrier invoice: an overbilled line and an unknown tracking number, then disputes.
-  const std::string invoice = R"({"carrier":"parcelco","invoice_number":"INV-OA-1","invoice_date":")" + today_utc() +
+  const std::string invoice = R"({"carrier":"parcelco","invoice_number":"INV-OA-1","invoice_date":")" + date_in_days() +
                               R"(","currency":"USD","lines":[{"tracking_number":")" + tn +
                               R"(","billed_weight_g":1500,"base_minor":99999,"accessorials":[{"code":"fuel",)"
                               R"("amount_minor":150}]},{"tracking_number":"1ZUNKNOWN","base_minor":700}]})";
   EXPECT_EQ(call("POST", "/v1/invoices", "/v1/invoices", invoice).status, 201);
   EXPECT_EQ(call("POST", "/v1/invoices", "/v1/invoices", invoice).status, 200);
   const std::string csv = "carrier,invoice_number,invoice_date,currency,tracking_number,base,fuel\n"
-                          "parcelco,INV-OA-2," + today_utc() + ",USD,1ZUNKNOWN2,7.00,0.50\n";
+                          "parcelco,INV-OA-2," + date_in_days() + ",USD,1ZUNKNOWN2,7.00,0.50\n";
   EXPECT_EQ(call("POST", "/v1/invoices", "/v1/invoices", csv, {{"Content-Type", "text/csv"}}).status, 201);
   EXPECT_EQ(call("GET", "/v1/invoices/{invoice_id}", "/v1/invoices/parcelco:INV-OA-1").status, 200);
   EXPECT_EQ(call("GET", "/v1/disputes", "/v1/disputes?limit=1").status, 200);
@@ -300,7 +291,7 @@ TEST_F(OpenApiFlow, RealAnswersHaveTheDocumentedShapes) {
   EXPECT_EQ(call("DELETE", "/v1/subscriptions/{id}", sub).status, 204);
 
   // Operations and probes.
-  EXPECT_EQ(call("POST", "/v1/exports", "/v1/exports?date=" + today_utc()).status, 200);
+  EXPECT_EQ(call("POST", "/v1/exports", "/v1/exports?date=" + date_in_days()).status, 200);
   EXPECT_EQ(call("GET", "/healthz", "/healthz").status, 200);
   EXPECT_EQ(call("GET", "/readyz", "/readyz").status, 200);
   EXPECT_EQ(call("GET", "/metrics", "/metrics").status, 200);

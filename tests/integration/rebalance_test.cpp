@@ -59,17 +59,8 @@ std::string owner_of(int members, const std::string& order_id) {
 // The node holding `carrier`'s settlement among the first `members` nodes.
 std::string settles_on(int members, const std::string& carrier) { return owner_of(members, runtime::settlement_key(carrier)); }
 
-std::string today() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
-}
-
 std::string invoice_json(const std::string& number, const std::vector<std::pair<std::string, int64_t>>& lines) {
-  std::string s = R"({"carrier":"parcelco","invoice_number":")" + number + R"(","invoice_date":")" + today() +
+  std::string s = R"({"carrier":"parcelco","invoice_number":")" + number + R"(","invoice_date":")" + date_in_days() +
                   R"(","currency":"USD","lines":[)";
   for (size_t i = 0; i < lines.size(); ++i)
     s += std::string(i ? "," : "") + R"({"tracking_number":")" + lines[i].first +

@@ -35,16 +35,6 @@ YAML::Node calm_sim_config() {
   return cfg;
 }
 
-// "YYYY-MM-DD" of today plus `days`, UTC (invoices arrive days after shipping).
-std::string date_in_days(int days) {
-  std::time_t t = std::time(nullptr) + days * 86400;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
-}
-
 struct Booked {
   std::string order_id, shipment_id, tracking_number;
   int64_t quote_minor = 0;

@@ -1,5 +1,6 @@
 #include "sim_process.hpp"
 
+#include <ctime>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -304,6 +305,15 @@ std::optional<LabelLedger> SimProcess::labels() const {
 
 YAML::Node load_source_yaml(const std::string& relative_path) {
   return YAML::LoadFile(source_dir() + "/" + relative_path);
+}
+
+std::string date_in_days(int days) {
+  std::time_t t = std::time(nullptr) + static_cast<std::time_t>(days) * 86400;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
 }
 
 YAML::Node quiet_sim_config(int latency_ms) {

@@ -198,6 +198,9 @@ class CarrierStack {
   std::unique_ptr<SimProcess> sim_;
 };
 
+/// "YYYY-MM-DD" of today plus `days`, UTC (invoices arrive days after shipping).
+std::string date_in_days(int days = 0);
+
 // ---- orders ------------------------------------------------------------------------
 
 struct OrderSpec {
