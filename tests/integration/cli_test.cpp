@@ -37,55 +37,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct CliRun {
-  int exit_code = -1;  // -1: did not exit by itself in time
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs the CLI with `args`, stdout and stderr captured through files, bounded in time.
-CliRun run_cli(std::vector<std::string> args) {
-  char dir_template[] = "/tmp/waybill-cli-XXXXXX";
-  std::string dir = mkdtemp(dir_template);
-  std::string out_path = dir + "/out", err_path = dir + "/err";
-  int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+// Runs the CLI with `args`, output captured, bounded in time.
+CommandRun run_cli(std::vector<std::string> args) {
   args.insert(args.begin(), WAYBILL_CLI_PATH);
-  pid_t pid = spawn_child(args, out_fd, err_fd);
-  ::close(out_fd);
-  ::close(err_fd);
-  CliRun run;
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  int status = 0;
-  while (pid > 0) {
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      break;
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  run.out = slurp(out_path);
-  run.err = slurp(err_path);
-  std::remove(out_path.c_str());
-  std::remove(err_path.c_str());
-  ::rmdir(dir.c_str());
-  return run;
-}
-
-std::string describe(const CliRun& r) {
-  return "exit " + std::to_string(r.exit_code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
+  return run_command(std::move(args), 30s);
 }
 
 // A port nobody listens on: bound, then closed, so the kernel refuses connections.
@@ -197,7 +152,7 @@ class CliTest : public ::testing::Test {
   }
   static std::string url() { return server_->base_url(); }
   // The CLI against the real server, with its key when it has one.
-  static CliRun run_server_cli(std::vector<std::string> args) {
+  static CommandRun run_server_cli(std::vector<std::string> args) {
     if (!server_key_.empty()) setenv("WAYBILL_API_KEY", server_key_.c_str(), 1);
     auto r = run_cli(std::move(args));
     unsetenv("WAYBILL_API_KEY");
@@ -210,7 +165,7 @@ class CliTest : public ::testing::Test {
 
 TEST_F(CliTest, OrdersGetPrintsATableWithTheOrder) {
   auto r = run_server_cli({"--url", url(), "orders", "get", "CLI-1"});
-  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_NE(r.out.find("CLI-1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("validated"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("SKU-1 x2"), std::string::npos) << r.out;
@@ -219,7 +174,7 @@ TEST_F(CliTest, OrdersGetPrintsATableWithTheOrder) {
 
 TEST_F(CliTest, JsonPrintsTheServersAnswer) {
   auto r = run_server_cli({"orders", "get", "CLI-1", "--json", "--url", url()});  // options after the command too
-  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
   auto j = Json::parse(r.out);
   ASSERT_TRUE(j.ok()) << j.error() << "\n" << r.out;
   EXPECT_EQ(j.str_or_empty("/order_id"), "CLI-1");
@@ -230,31 +185,31 @@ TEST_F(CliTest, UrlFromTheEnvironment) {
   setenv("WAYBILL_URL", url().c_str(), 1);
   auto r = run_server_cli({"trace", "CLI-1"});
   unsetenv("WAYBILL_URL");
-  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_NE(r.out.find("order.validated"), std::string::npos) << r.out;
 }
 
 TEST_F(CliTest, UnknownOrderExitsTwo) {
   auto r = run_server_cli({"--url", url(), "orders", "get", "NO-SUCH-ORDER"});
-  EXPECT_EQ(r.exit_code, 2) << describe(r);
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
   EXPECT_NE(r.err.find("404"), std::string::npos) << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
   // With --json the problem document is printed for scripts, and the code is the same.
   auto j = run_server_cli({"--url", url(), "--json", "shipments", "get", "NO-SUCH-SHIPMENT"});
-  EXPECT_EQ(j.exit_code, 2) << describe(j);
+  EXPECT_EQ(j.exit_code, 2) << j.describe();
   EXPECT_EQ(Json::parse(j.out).int64("/status"), 404) << j.out;
 }
 
 TEST_F(CliTest, RefusedRequestExitsThree) {
   // A filter value the server does not know: 400, named in the message.
   auto r = run_server_cli({"--url", url(), "disputes", "list", "--state", "bogus"});
-  EXPECT_EQ(r.exit_code, 3) << describe(r);
+  EXPECT_EQ(r.exit_code, 3) << r.describe();
   EXPECT_NE(r.err.find("state"), std::string::npos) << r.err;
 }
 
 TEST_F(CliTest, NobodyListeningExitsFive) {
   auto r = run_cli({"--url", "http://127.0.0.1:" + std::to_string(unused_port()), "orders", "get", "CLI-1"});
-  EXPECT_EQ(r.exit_code, 5) << describe(r);
+  EXPECT_EQ(r.exit_code, 5) << r.describe();
   EXPECT_NE(r.err.find("cannot connect"), std::string::npos) << r.err;
 }
 
@@ -275,7 +230,7 @@ TEST_F(CliTest, BadUsageExitsOne) {
 
 TEST_F(CliTest, VersionNamesTheBuild) {
   auto r = run_cli({"--version"});
-  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(r.out.rfind("waybill ", 0), 0u) << r.out;
   EXPECT_NE(r.out.find("commit"), std::string::npos) << r.out;
 }
@@ -288,11 +243,11 @@ TEST_F(CliTest, ListsAgainstTheRealServer) {
                                        {"carriers", "health"}}) {
     cmd.insert(cmd.begin(), {"--url", url()});
     auto r = run_server_cli(cmd);
-    EXPECT_EQ(r.exit_code, 0) << cmd[2] << " " << cmd[3] << ": " << describe(r);
+    EXPECT_EQ(r.exit_code, 0) << cmd[2] << " " << cmd[3] << ": " << r.describe();
     EXPECT_FALSE(r.out.empty()) << cmd[2];
   }
   auto missing = run_server_cli({"--url", url(), "exceptions", "cancel", "NO-SUCH-SHIPMENT"});
-  EXPECT_EQ(missing.exit_code, 2) << describe(missing);
+  EXPECT_EQ(missing.exit_code, 2) << missing.describe();
 }
 
 TEST_F(CliTest, ApiKeyIsSentAsBearerFromEnvironmentOrConfigFile) {
@@ -302,19 +257,19 @@ TEST_F(CliTest, ApiKeyIsSentAsBearerFromEnvironmentOrConfigFile) {
   setenv("WAYBILL_API_KEY", "key-from-env", 1);
   auto from_env = run_cli({"--url", recorder_url, "subscriptions", "list"});
   unsetenv("WAYBILL_API_KEY");
-  EXPECT_EQ(from_env.exit_code, 0) << describe(from_env);
+  EXPECT_EQ(from_env.exit_code, 0) << from_env.describe();
 
   std::string config = home_ + "/cli.yaml";
   std::ofstream(config) << "url: " << recorder_url << "\napi_key: key-from-file\n";
   ::chmod(config.c_str(), 0600);
   auto from_file = run_cli({"--config", config, "subscriptions", "list"});
-  EXPECT_EQ(from_file.exit_code, 0) << describe(from_file);
+  EXPECT_EQ(from_file.exit_code, 0) << from_file.describe();
 
   // The default location, ~/.config/waybill/cli.yaml.
   std::filesystem::create_directories(home_ + "/.config/waybill");
   std::filesystem::copy_file(config, home_ + "/.config/waybill/cli.yaml");
   auto from_default = run_cli({"subscriptions", "list"});
-  EXPECT_EQ(from_default.exit_code, 0) << describe(from_default);
+  EXPECT_EQ(from_default.exit_code, 0) << from_default.describe();
   std::filesystem::remove_all(home_ + "/.config");
 
   auto seen = recorder.authorizations();
@@ -325,7 +280,7 @@ TEST_F(CliTest, ApiKeyIsSentAsBearerFromEnvironmentOrConfigFile) {
 
   std::ofstream(config) << "url: " << recorder_url << "\ncolour: blue\n";
   auto unknown_key = run_cli({"--config", config, "subscriptions", "list"});
-  EXPECT_EQ(unknown_key.exit_code, 1) << describe(unknown_key);
+  EXPECT_EQ(unknown_key.exit_code, 1) << unknown_key.describe();
   EXPECT_NE(unknown_key.err.find("colour"), std::string::npos) << unknown_key.err;
 }
 
@@ -348,11 +303,11 @@ TEST_F(CliTest, HttpsVerifiesTheServerCertificate) {
   auto plain = run_cli({"--url", "http://127.0.0.1:" + std::to_string(recorder.port()), "subscriptions", "list"});
   unsetenv("WAYBILL_API_KEY");
 
-  EXPECT_EQ(trusted.exit_code, 0) << describe(trusted);
+  EXPECT_EQ(trusted.exit_code, 0) << trusted.describe();
   EXPECT_NE(trusted.out.find("0 subscriptions"), std::string::npos) << trusted.out;
-  EXPECT_EQ(untrusted.exit_code, 5) << describe(untrusted);
+  EXPECT_EQ(untrusted.exit_code, 5) << untrusted.describe();
   EXPECT_NE(untrusted.err.find("TLS handshake"), std::string::npos) << untrusted.err;
-  EXPECT_EQ(plain.exit_code, 5) << describe(plain);
+  EXPECT_EQ(plain.exit_code, 5) << plain.describe();
   auto seen = recorder.authorizations();
   ASSERT_EQ(seen.size(), 1u) << "only the verified connection carried the request";
   EXPECT_EQ(seen[0], "Bearer key-over-tls");

@@ -89,50 +89,12 @@ std::vector<std::string> all_disputes(HttpClient& c) {
   return out;
 }
 
-struct ToolRun {
-  int exit_code = -1;  // -1: killed by a signal (see signal) or still running at the deadline
-  int signal = 0;
-  std::string out, err;
-  std::string describe() const {
-    return "exit " + std::to_string(exit_code) + " signal " + std::to_string(signal) + "\nstdout:\n" + out + "\nstderr:\n" + err;
-  }
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using ToolRun = CommandRun;
 
 // Runs waybill-rebalance with `args`, bounded in time, output captured.
-ToolRun run_tool(const std::string& dir, std::vector<std::string> args) {
-  const std::string out_path = dir + "/tool.out", err_path = dir + "/tool.err";
-  int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+ToolRun run_tool(std::vector<std::string> args) {
   args.insert(args.begin(), WAYBILL_REBALANCE_PATH);
-  pid_t pid = spawn_child(args, out_fd, err_fd);
-  ::close(out_fd);
-  ::close(err_fd);
-  ToolRun run;
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  int status = 0;
-  while (pid > 0) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      if (WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
-      if (WIFSIGNALED(status)) run.signal = WTERMSIG(status);
-      break;
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  run.out = slurp(out_path);
-  run.err = slurp(err_path);
-  return run;
+  return run_command(std::move(args), 60s);
 }
 
 class RebalanceCluster {
@@ -186,7 +148,7 @@ class RebalanceCluster {
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
-  ToolRun tool(std::vector<std::string> extra = {}) { return run_tool(tool_dir_.path(), tool_args(std::move(extra))); }
+  ToolRun tool(std::vector<std::string> extra = {}) { return run_tool(tool_args(std::move(extra))); }
 
   ServerProcess& node(int k) { return *nodes_[k]; }
   HttpClient client(int k) { return HttpClient(nodes_[k]->host(), nodes_[k]->port(), 10s); }

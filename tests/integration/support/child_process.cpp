@@ -6,7 +6,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
 #include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 namespace waybill::itest {
 
@@ -42,6 +48,55 @@ pid_t spawn_child(std::vector<std::string> args, int out_fd, int err_fd) {
   if (null_fd >= 0) ::close(null_fd);
   errno = saved;
   return pid;
+}
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+std::string CommandRun::describe() const {
+  return "exit " + std::to_string(exit_code) + " signal " + std::to_string(signal) + "\nstdout:\n" + out +
+         "\nstderr:\n" + err;
+}
+
+CommandRun run_command(std::vector<std::string> args, std::chrono::milliseconds timeout) {
+  char dir_template[] = "/tmp/waybill-cmd-XXXXXX";
+  CommandRun run;
+  if (!mkdtemp(dir_template)) return run;
+  const std::string dir = dir_template, out_path = dir + "/out", err_path = dir + "/err";
+  int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  pid_t pid = spawn_child(std::move(args), out_fd, err_fd);
+  ::close(out_fd);
+  ::close(err_fd);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (pid > 0) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      if (WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) run.signal = WTERMSIG(status);
+      break;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  run.out = slurp(out_path);
+  run.err = slurp(err_path);
+  std::remove(out_path.c_str());
+  std::remove(err_path.c_str());
+  ::rmdir(dir.c_str());
+  return run;
 }
 
 }  // namespace waybill::itest
